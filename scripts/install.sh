@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Create ./.venv (if missing) and install engramdb with its dev tools into it.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+  "$PY" -m venv .venv
+fi
+.venv/bin/python -m pip install -q --disable-pip-version-check -e ".[dev]"

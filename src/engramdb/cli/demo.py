@@ -1,0 +1,72 @@
+"""``engram demo``: import a real conversation, run a few searches, print what the agent gets."""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from importlib import resources
+from pathlib import Path
+
+import click
+
+from engramdb.cli.importing import write_batches
+from engramdb.cli.output import print_kv
+from engramdb.engine.memory import Memory
+from engramdb.formats.base import load_json
+from engramdb.formats.detect import parse_file
+
+SHARED_LOCOMO = Path("..") / "shared" / "data" / "locomo" / "locomo_dev.json"
+SAMPLE_QUESTIONS = (
+    "What is Sam allergic to?",
+    "What happened to the half marathon plans?",
+    "Where did Ana eat when she visited?",
+)
+
+
+@click.command()
+@click.option("--db", default=None, metavar="PATH", help="Database file (default: a fresh temporary file).")
+@click.option("--embedder", envvar="ENGRAM_EMBEDDER", default=None, help="local (default), hash or openai:MODEL.")
+@click.option("--data", "data", type=click.Path(path_type=Path), default=None,
+              help="A LoCoMo JSON file (default: ../shared/data when present, else the bundled sample).")
+@click.option("--budget", type=click.IntRange(1), default=300, show_default=True)
+def demo(db: str | None, embedder: str | None, data: Path | None, budget: int) -> None:
+    """The quick-start job: import, search, print the packed context."""
+    if data is None and SHARED_LOCOMO.is_file():
+        data = SHARED_LOCOMO
+    workdir = tempfile.mkdtemp(prefix="engram-demo-")
+    db_path = db or str(Path(workdir) / "demo.db")
+    with Memory(db_path, embedder=embedder) as mem:
+        if data is not None:
+            user, questions = _import_locomo(mem, data)
+        else:
+            user, questions = _import_sample(mem)
+        for question in questions:
+            t0 = time.perf_counter()
+            result = mem.search(question, user_id=user, budget_tokens=budget)
+            ms = (time.perf_counter() - t0) * 1000
+            click.echo("")
+            print_kv({"question": question, "search": f"{ms:.1f} ms, {len(result.packed)} memories, "
+                      f"{result.context_tokens}/{budget} tokens", "context": "\n" + result.context})
+    click.echo(f"\ndatabase: {db_path}")
+
+
+def _import_locomo(mem: Memory, path: Path) -> tuple[str, list[str]]:
+    samples = load_json(path)
+    first = samples[0]
+    parsed = parse_file(path, fmt="locomo")
+    batches = [b for b in parsed.batches if b.user_id == first["sample_id"]]
+    t0 = time.perf_counter()
+    n = write_batches(mem, batches, show=True)
+    click.echo(f"imported {n} turns of LoCoMo {first['sample_id']} in {time.perf_counter() - t0:.1f} s "
+               f"({path})")
+    questions = [q["question"] for q in first["qa"] if q.get("category") in (1, 2, 4)][:3]
+    return str(first["sample_id"]), questions
+
+
+def _import_sample(mem: Memory) -> tuple[str, list[str]]:
+    sample = resources.files("engramdb").joinpath("samples", "sample_chat.jsonl")
+    with resources.as_file(sample) as path:
+        parsed = parse_file(path, fmt="jsonl", user_id="sam")
+    n = write_batches(mem, parsed.batches, show=True)
+    click.echo(f"imported {n} turns of the bundled sample conversation")
+    return "sam", list(SAMPLE_QUESTIONS)

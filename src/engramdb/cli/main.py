@@ -1,0 +1,217 @@
+"""The ``engram`` command: thin wrappers over :class:`engramdb.Memory`."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+import click
+
+from engramdb.cli.options import budget_options, db_options, scope_options
+from engramdb.cli.output import emit_json, print_kv, records_table, want_json
+from engramdb.core.errors import EngramError
+from engramdb.engine.memory import Memory
+
+
+def _open(db: str | None, embedder: str | None) -> Memory:
+    return Memory(db, embedder=embedder)
+
+
+def _scope(user_id: str | None, agent_id: str | None, session_id: str | None) -> dict[str, Any]:
+    return {"user_id": user_id, "agent_id": agent_id, "session_id": session_id}
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="engramdb")
+def cli() -> None:
+    """engramdb: long-term memory for LLM agents."""
+
+
+@cli.command()
+@click.argument("text", required=False)
+@db_options
+@scope_options
+@click.option("--role", default=None, help="Role of the message (user, assistant, ...).")
+@click.option("--speaker", default=None, help="Name of who said it.")
+@click.option("--kind", default=None, help="turn, fact, summary, profile or note (default: note).")
+@click.option("--timestamp", default=None, help="When it was said (ISO 8601); default now.")
+@click.option("--metadata", default=None, help="A JSON object.")
+def add(text: str | None, db: str | None, embedder: str | None, as_json: bool, user_id: str | None,
+        agent_id: str | None, session_id: str | None, role: str | None, speaker: str | None, kind: str | None,
+        timestamp: str | None, metadata: str | None) -> None:
+    """Add TEXT (or stdin when TEXT is -) as a memory."""
+    if text is None or text == "-":
+        text = sys.stdin.buffer.read().decode("utf-8", "strict").strip()
+    meta = _json_object(metadata)
+    with _open(db, embedder) as mem:
+        records = mem.add(text, **_scope(user_id, agent_id, session_id), role=role, speaker=speaker, kind=kind,
+                          timestamp=timestamp, metadata=meta)
+    if want_json(as_json):
+        emit_json(r.to_dict() for r in records)
+    else:
+        records_table(records, title="added")
+
+
+@cli.command()
+@click.argument("query")
+@db_options
+@scope_options
+@budget_options
+@click.option("--filter", "filters", default=None, help='Filters as JSON, e.g. \'{"topic": "work"}\'.')
+@click.option("--as-of", default=None, help="Search memory as it was at this time.")
+@click.option("--context/--no-context", default=True, help="Print the packed context (terminal).")
+def search(query: str, db: str | None, embedder: str | None, as_json: bool, user_id: str | None,
+           agent_id: str | None, session_id: str | None, k: int | None, budget: int | None, filters: str | None,
+           as_of: str | None, context: bool) -> None:
+    """Search memories; prints ranked hits and the context an agent would be given."""
+    with _open(db, embedder) as mem:
+        result = mem.search(query, **_scope(user_id, agent_id, session_id), k=k, budget_tokens=budget,
+                            filters=_json_object(filters), as_of=as_of)
+    if want_json(as_json):
+        emit_json([result.to_dict()])
+        return
+    records_table([h.record for h in result.hits], title=f"hits for {query!r}",
+                  scores=[h.score for h in result.hits])
+    if context:
+        print_kv({"context tokens": result.context_tokens, "context": "\n" + result.context})
+
+
+@cli.command(name="list")
+@db_options
+@scope_options
+@click.option("--kind", "kinds", multiple=True, help="Only these kinds (repeatable).")
+@click.option("--filter", "filters", default=None, help="Filters as JSON.")
+@click.option("--limit", type=click.IntRange(0), default=100)
+@click.option("--offset", type=click.IntRange(0), default=0)
+@click.option("--all-versions", "include_superseded", is_flag=True, help="Include superseded memories.")
+def list_(db: str | None, embedder: str | None, as_json: bool, user_id: str | None, agent_id: str | None,
+          session_id: str | None, kinds: tuple[str, ...], filters: str | None, limit: int, offset: int,
+          include_superseded: bool) -> None:
+    """List memories of a scope in event-time order."""
+    with _open(db, embedder) as mem:
+        records = mem.list(**_scope(user_id, agent_id, session_id), kinds=kinds or None,
+                           filters=_json_object(filters), limit=limit, offset=offset,
+                           include_superseded=include_superseded)
+    if want_json(as_json):
+        emit_json(r.to_dict() for r in records)
+    else:
+        records_table(records)
+
+
+@cli.command()
+@click.argument("memory_id")
+@db_options
+@scope_options
+def show(memory_id: str, db: str | None, embedder: str | None, as_json: bool, user_id: str | None,
+         agent_id: str | None, session_id: str | None) -> None:
+    """Show one memory."""
+    with _open(db, embedder) as mem:
+        record = mem.get(memory_id, **_scope(user_id, agent_id, session_id))
+    if want_json(as_json):
+        emit_json([record.to_dict()])
+    else:
+        print_kv(record.to_dict())
+
+
+@cli.command()
+@click.argument("memory_id")
+@db_options
+@scope_options
+def history(memory_id: str, db: str | None, embedder: str | None, as_json: bool, user_id: str | None,
+            agent_id: str | None, session_id: str | None) -> None:
+    """Show every change to one memory."""
+    with _open(db, embedder) as mem:
+        events = mem.history(memory_id, **_scope(user_id, agent_id, session_id))
+    if want_json(as_json):
+        emit_json(e.to_dict() for e in events)
+        return
+    for e in events:
+        after = (e.after or {}).get("content", "")
+        print_kv({f"{e.at:%Y-%m-%d %H:%M:%S} {e.action.value}": after})
+
+
+@cli.command()
+@click.argument("memory_id", required=False)
+@db_options
+@scope_options
+@click.option("--all-in-scope", is_flag=True, help="Delete every memory of the given scope.")
+def delete(memory_id: str | None, db: str | None, embedder: str | None, as_json: bool, user_id: str | None,
+           agent_id: str | None, session_id: str | None, all_in_scope: bool) -> None:
+    """Delete a memory for good (or a whole scope with --all-in-scope)."""
+    with _open(db, embedder) as mem:
+        if all_in_scope:
+            if memory_id:
+                raise click.UsageError("give a MEMORY_ID or --all-in-scope, not both")
+            n = mem.delete_scope(**_scope(user_id, agent_id, session_id))
+        elif memory_id:
+            mem.delete(memory_id, **_scope(user_id, agent_id, session_id))
+            n = 1
+        else:
+            raise click.UsageError("give a MEMORY_ID or --all-in-scope")
+    if want_json(as_json):
+        emit_json([{"deleted": n}])
+    else:
+        click.echo(f"deleted {n} memor{'y' if n == 1 else 'ies'}")
+
+
+@cli.command(name="export")
+@click.argument("out", type=click.Path(dir_okay=False, allow_dash=True), default="-")
+@db_options
+@scope_options
+def export_(out: str, db: str | None, embedder: str | None, as_json: bool, user_id: str | None,
+            agent_id: str | None, session_id: str | None) -> None:
+    """Export memories and their history as JSONL (to OUT or stdout)."""
+    with _open(db, embedder) as mem:
+        if out == "-":
+            n = mem.export_jsonl(sys.stdout, **_scope(user_id, agent_id, session_id))
+        else:
+            with open(out, "w", encoding="utf-8") as fh:
+                n = mem.export_jsonl(fh, **_scope(user_id, agent_id, session_id))
+    if out != "-":
+        click.echo(f"exported {n} lines to {out}", err=True)
+
+
+def _json_object(text: str | None) -> dict[str, Any] | None:
+    if text is None:
+        return None
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise click.BadParameter(f"not valid JSON: {exc.msg}") from None
+    if not isinstance(value, dict):
+        raise click.BadParameter("must be a JSON object")
+    return value
+
+
+def _register_more() -> None:
+    from engramdb.cli.demo import demo
+    from engramdb.cli.importing import import_
+
+    cli.add_command(import_)
+    cli.add_command(demo)
+
+
+_register_more()
+
+
+def main() -> None:
+    """Entry point: EngramError -> one line on stderr and exit code 1."""
+    try:
+        code = cli.main(standalone_mode=False)
+        if isinstance(code, int) and code:
+            sys.exit(code)
+    except click.exceptions.Abort:
+        click.echo("engram: aborted", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except EngramError as exc:
+        click.echo(f"engram: error: {exc}", err=True)
+        sys.exit(1)
+    except UnicodeDecodeError as exc:
+        click.echo(f"engram: error: input is not valid UTF-8 ({exc.reason})", err=True)
+        sys.exit(1)
+    except BrokenPipeError:
+        sys.exit(0)

@@ -1,0 +1,252 @@
+"""Core value types. Stdlib only: no I/O, no third-party imports."""
+
+from __future__ import annotations
+
+import hashlib
+import unicodedata
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from engramdb.core.errors import ScopeError, ValidationError
+
+JSONDict = dict[str, Any]
+
+
+class Kind(StrEnum):
+    """What a memory is. Turns are raw messages and are never rewritten by lifecycle jobs."""
+
+    TURN = "turn"
+    FACT = "fact"
+    SUMMARY = "summary"
+    PROFILE = "profile"
+    NOTE = "note"
+
+    @classmethod
+    def parse(cls, value: str | Kind) -> Kind:
+        try:
+            return cls(value)
+        except ValueError:
+            names = ", ".join(k.value for k in cls)
+            raise ValidationError(f"unknown kind {value!r}; expected one of {names}") from None
+
+
+class Action(StrEnum):
+    """History event types."""
+
+    ADD = "add"
+    UPDATE = "update"
+    SUPERSEDE = "supersede"
+    DELETE = "delete"
+
+
+@dataclass(frozen=True, slots=True)
+class Scope:
+    """Who a memory belongs to. At least one field must be set.
+
+    A read scope matches every record whose fields equal the fields given:
+    ``Scope(user_id="u")`` sees all of u's agents and sessions, never another
+    user's memories.
+    """
+
+    user_id: str | None = None
+    agent_id: str | None = None
+    session_id: str | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("user_id", "agent_id", "session_id"):
+            value = getattr(self, name)
+            if value is not None and (not isinstance(value, str) or not value.strip()):
+                raise ScopeError(f"{name} must be a non-empty string")
+        if self.user_id is None and self.agent_id is None and self.session_id is None:
+            raise ScopeError("a scope needs at least one of user_id, agent_id, session_id")
+
+    def items(self) -> list[tuple[str, str]]:
+        """The fields that are set, as (column, value) pairs."""
+        pairs = [("user_id", self.user_id), ("agent_id", self.agent_id), ("session_id", self.session_id)]
+        return [(k, v) for k, v in pairs if v is not None]
+
+    def contains(self, other: Scope) -> bool:
+        """True when a record written with scope ``other`` is visible to this scope."""
+        return all(getattr(other, k) == v for k, v in self.items())
+
+    def as_dict(self) -> dict[str, str | None]:
+        return {"user_id": self.user_id, "agent_id": self.agent_id, "session_id": self.session_id}
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def as_utc(value: datetime) -> datetime:
+    """Naive datetimes are taken as UTC; aware ones are converted to UTC."""
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
+
+
+def content_hash(content: str) -> str:
+    """Hash of the NFC-normalised content; equal text gives equal hashes."""
+    return hashlib.sha256(unicodedata.normalize("NFC", content).encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class MemoryRecord:
+    """One memory, as of one version.
+
+    ``event_time`` is when it was said or happened; ``created_at`` is when the
+    memory first entered the store, ``updated_at`` when this version did, and
+    ``superseded_at`` when a newer memory replaced it (it stays readable with
+    ``as_of`` and in history).
+    """
+
+    id: str
+    scope: Scope
+    kind: Kind
+    content: str
+    event_time: datetime
+    created_at: datetime
+    updated_at: datetime
+    role: str | None = None
+    speaker: str | None = None
+    metadata: JSONDict = field(default_factory=dict)
+    superseded_at: datetime | None = None
+    superseded_by: str | None = None
+    provenance: tuple[str, ...] = ()
+    content_hash: str = ""
+    version: int = 1
+
+    def to_dict(self) -> JSONDict:
+        return {
+            "id": self.id,
+            **self.scope.as_dict(),
+            "kind": self.kind.value,
+            "content": self.content,
+            "role": self.role,
+            "speaker": self.speaker,
+            "metadata": self.metadata,
+            "event_time": self.event_time.isoformat(),
+            "created_at": self.created_at.isoformat(),
+            "updated_at": self.updated_at.isoformat(),
+            "superseded_at": self.superseded_at.isoformat() if self.superseded_at else None,
+            "superseded_by": self.superseded_by,
+            "provenance": list(self.provenance),
+            "content_hash": self.content_hash,
+            "version": self.version,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryEvent:
+    """One change to one memory, with the record before and after (as dicts)."""
+
+    id: str
+    memory_id: str
+    action: Action
+    at: datetime
+    before: JSONDict | None
+    after: JSONDict | None
+
+    def to_dict(self) -> JSONDict:
+        return {
+            "id": self.id,
+            "memory_id": self.memory_id,
+            "action": self.action.value,
+            "at": self.at.isoformat(),
+            "before": self.before,
+            "after": self.after,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    """A ranked search result. ``score`` is in [0, 1]; higher is better."""
+
+    record: MemoryRecord
+    score: float
+    sources: tuple[str, ...] = ()
+    tokens: int = 0
+
+    def to_dict(self) -> JSONDict:
+        return {"score": round(self.score, 6), "sources": list(self.sources), "tokens": self.tokens,
+                **self.record.to_dict()}
+
+
+@dataclass(frozen=True, slots=True)
+class SearchResult:
+    """What the agent is given: ranked hits and the packed, chronological context."""
+
+    query: str
+    hits: tuple[Hit, ...]
+    context: str
+    context_tokens: int
+    packed: tuple[Hit, ...]
+    budget_tokens: int | None = None
+
+    def to_dict(self) -> JSONDict:
+        return {
+            "query": self.query,
+            "hits": [h.to_dict() for h in self.hits],
+            "packed_ids": [h.record.id for h in self.packed],
+            "context": self.context,
+            "context_tokens": self.context_tokens,
+            "budget_tokens": self.budget_tokens,
+        }
+
+
+def _dt(value: Any) -> datetime | None:
+    if value is None:
+        return None
+    return as_utc(datetime.fromisoformat(str(value)))
+
+
+def record_from_dict(data: JSONDict) -> MemoryRecord:
+    """Inverse of MemoryRecord.to_dict (used by import); raises ValidationError."""
+    try:
+        event_time = _dt(data["event_time"])
+        created_at = _dt(data["created_at"])
+        updated_at = _dt(data.get("updated_at", data["created_at"]))
+        assert event_time and created_at and updated_at
+        return MemoryRecord(
+            id=str(data["id"]),
+            scope=Scope(data.get("user_id"), data.get("agent_id"), data.get("session_id")),
+            kind=Kind.parse(data.get("kind", "turn")),
+            content=str(data["content"]),
+            event_time=event_time,
+            created_at=created_at,
+            updated_at=updated_at,
+            role=data.get("role"),
+            speaker=data.get("speaker"),
+            metadata=dict(data.get("metadata") or {}),
+            superseded_at=_dt(data.get("superseded_at")),
+            superseded_by=data.get("superseded_by"),
+            provenance=tuple(data.get("provenance") or ()),
+            # recomputed, never trusted: a hand-edited line must not keep its old hash
+            content_hash=content_hash(str(data["content"])),
+            version=int(data.get("version", 1)),
+        )
+    except (KeyError, TypeError, ValueError, AssertionError) as exc:
+        if isinstance(exc, ValidationError):
+            raise
+        raise ValidationError(f"not a memory record: {exc}") from exc
+
+
+def event_from_dict(data: JSONDict) -> HistoryEvent:
+    try:
+        at = _dt(data["at"])
+        assert at is not None
+        return HistoryEvent(
+            id=str(data["id"]),
+            memory_id=str(data["memory_id"]),
+            action=Action(data["action"]),
+            at=at,
+            before=data.get("before"),
+            after=data.get("after"),
+        )
+    except (KeyError, TypeError, ValueError, AssertionError) as exc:
+        raise ValidationError(f"not a history event: {exc}") from exc
+
+
+Records = list[MemoryRecord]
+Events = list[HistoryEvent]

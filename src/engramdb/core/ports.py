@@ -1,0 +1,129 @@
+"""Ports: the protocols adapters implement. They speak only core types (and numpy arrays)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+from engramdb.core.filters import Node
+from engramdb.core.models import Events, HistoryEvent, Kind, MemoryRecord, Records, Scope
+
+Vector = npt.NDArray[np.float32]
+Matrix = npt.NDArray[np.float32]
+
+
+class Embedder(Protocol):
+    """Turns text into L2-normalised float32 vectors (cosine = dot product)."""
+
+    @property
+    def model_id(self) -> str:
+        """Identifies the model; vectors from different model_ids never mix."""
+        ...
+
+    @property
+    def dim(self) -> int: ...
+
+    def embed_documents(self, texts: Sequence[str]) -> Matrix:
+        """One row per text, shape (len(texts), dim)."""
+        ...
+
+    def embed_query(self, text: str) -> Vector:
+        """Shape (dim,). Models with query instructions (e5, bge) apply them here."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class ReadSpec:
+    """Which records a read may see: one scope, optional filters, a point in system time."""
+
+    scope: Scope
+    filters: Node | None = None
+    kinds: tuple[Kind, ...] | None = None
+    as_of: datetime | None = None
+    include_superseded: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Scored:
+    """A store-level candidate: the record version and a raw score (higher is better)."""
+
+    record: MemoryRecord
+    score: float
+
+
+ScoredList = list[Scored]
+
+
+class Store(Protocol):
+    """Durable memory storage. Every write is one transaction; reads are scoped."""
+
+    def add(self, records: Sequence[MemoryRecord], vectors: Matrix | None, model_id: str | None) -> None:
+        """Insert new records (version 1) and their 'add' history events atomically."""
+        ...
+
+    def replace(self, record: MemoryRecord, vector: Vector | None, model_id: str | None) -> MemoryRecord:
+        """Make ``record`` the next version of its id ('update' event); return it."""
+        ...
+
+    def supersede(
+        self, old_id: str, scope: Scope, new: MemoryRecord, vector: Vector | None, model_id: str | None
+    ) -> MemoryRecord:
+        """Insert ``new`` and mark ``old_id`` superseded by it, atomically."""
+        ...
+
+    def get(self, memory_id: str, scope: Scope | None = None) -> MemoryRecord:
+        """Latest version of a memory (superseded ones included). NotFoundError if absent."""
+        ...
+
+    def list(self, spec: ReadSpec, *, limit: int = 100, offset: int = 0) -> Records:
+        """Visible records in event-time order."""
+        ...
+
+    def count(self, spec: ReadSpec) -> int: ...
+
+    def delete(self, memory_id: str, scope: Scope | None = None) -> None:
+        """Remove every version, index entry and vector of a memory."""
+        ...
+
+    def delete_scope(self, scope: Scope) -> int:
+        """Remove every memory in a scope; returns how many ids were removed."""
+        ...
+
+    def history(self, memory_id: str, scope: Scope | None = None) -> Events: ...
+
+    def text_search(self, spec: ReadSpec, terms: Sequence[str], limit: int) -> ScoredList:
+        """BM25 over the full-text index; any term may match."""
+        ...
+
+    def vector_search(self, spec: ReadSpec, query: Vector, model_id: str, limit: int) -> ScoredList:
+        """Exact cosine scan over the visible records embedded with ``model_id``."""
+        ...
+
+    def vector_for_hash(self, content_hash: str, model_id: str) -> Vector | None:
+        """A stored vector for identical content, so equal text is embedded once."""
+        ...
+
+    def export(self, scope: Scope | None = None) -> Iterator[dict[str, Any]]:
+        """Every record version and history event, as JSON-ready dicts."""
+        ...
+
+    def restore(
+        self,
+        records: Sequence[MemoryRecord],
+        events: Sequence[HistoryEvent],
+        vectors: Matrix | None,
+        model_id: str | None,
+    ) -> int:
+        """Load exported record versions and events atomically; returns versions written.
+
+        Versions already present with the same content hash are skipped, so a
+        repeated import is a no-op; a clash with different content is a ConflictError.
+        """
+        ...
+
+    def close(self) -> None: ...

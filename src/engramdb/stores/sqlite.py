@@ -1,0 +1,314 @@
+"""The embedded default store: one SQLite file (WAL, FTS5, vectors as BLOBs)."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from engramdb.core.errors import ConflictError, NotFoundError, StoreError
+from engramdb.core.ids import new_id
+from engramdb.core.models import Action, Events, HistoryEvent, MemoryRecord, Records, Scope, utcnow
+from engramdb.core.ports import Matrix, ReadSpec, Scored, ScoredList, Vector
+from engramdb.stores.sqlite_conn import Connection
+from engramdb.stores.sqlite_sql import COLUMNS, dt, record_from_row, scope_clause, ts, visibility_clause
+from engramdb.stores.vector_index import VectorCache, to_blob, top_k
+
+_INSERT = (
+    "INSERT INTO memories (id, version, user_id, agent_id, session_id, kind, role, speaker, content, "
+    "metadata, event_time, created_at, sys_from, sys_to, superseded_at, superseded_by, provenance, "
+    "content_hash, embed_model, embedding) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+)
+
+
+def _fts_query(terms: Sequence[str]) -> str:
+    """Each term becomes an FTS5 string literal, so no query text is ever FTS syntax."""
+    return " OR ".join('"' + t.replace('"', '""') + '"' for t in terms)
+
+
+class SQLiteStore:
+    """Implements :class:`engramdb.core.ports.Store` on one SQLite file."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.conn = Connection(path)
+        self._vectors = VectorCache()
+
+    # ---- writes -------------------------------------------------------------
+
+    def add(self, records: Sequence[MemoryRecord], vectors: Matrix | None, model_id: str | None) -> None:
+        with self.conn.write() as db:
+            for i, rec in enumerate(records):
+                vec = None if vectors is None else vectors[i]
+                self._insert(db, rec, None, vec, model_id)
+                self._event(db, rec.id, Action.ADD, rec.created_at, None, rec.to_dict())
+
+    def replace(self, record: MemoryRecord, vector: Vector | None, model_id: str | None) -> MemoryRecord:
+        with self.conn.write() as db:
+            old = self._current(db, record.id, record.scope)
+            new = _with_version(record, old.version + 1)
+            t = ts(new.updated_at)
+            db.execute("UPDATE memories SET sys_to = ? WHERE id = ? AND sys_to IS NULL", (t, record.id))
+            self._insert(db, new, None, vector, model_id)
+            self._event(db, new.id, Action.UPDATE, new.updated_at, old.to_dict(), new.to_dict())
+            self._bump(db)
+            return new
+
+    def supersede(
+        self, old_id: str, scope: Scope, new: MemoryRecord, vector: Vector | None, model_id: str | None
+    ) -> MemoryRecord:
+        with self.conn.write() as db:
+            old = self._current(db, old_id, scope)
+            t = ts(new.created_at)
+            db.execute(
+                "UPDATE memories SET sys_to = ?, superseded_at = ?, superseded_by = ? "
+                "WHERE id = ? AND sys_to IS NULL",
+                (t, t, new.id, old_id),
+            )
+            self._insert(db, new, None, vector, model_id)
+            after = {**old.to_dict(), "superseded_at": new.created_at.isoformat(), "superseded_by": new.id}
+            self._event(db, old_id, Action.SUPERSEDE, new.created_at, old.to_dict(), after)
+            self._event(db, new.id, Action.ADD, new.created_at, None, new.to_dict())
+            self._bump(db)
+            return new
+
+    def delete(self, memory_id: str, scope: Scope | None = None) -> None:
+        with self.conn.write() as db:
+            rec = self._latest(db, memory_id, scope)
+            self._delete_ids(db, [rec.id])
+
+    def delete_scope(self, scope: Scope) -> int:
+        where, params = scope_clause(scope)
+        with self.conn.write() as db:
+            ids = [r[0] for r in db.execute(f"SELECT DISTINCT m.id FROM memories m WHERE {where}", params)]
+            for start in range(0, len(ids), 500):
+                self._delete_ids(db, ids[start:start + 500])
+            if ids:
+                db.execute("INSERT INTO memories_fts (memories_fts) VALUES ('optimize')")
+            return len(ids)
+
+    def restore(
+        self,
+        records: Sequence[MemoryRecord],
+        events: Sequence[HistoryEvent],
+        vectors: Matrix | None,
+        model_id: str | None,
+    ) -> int:
+        written = 0
+        next_start = {(r.id, r.version): r.updated_at for r in records}
+        with self.conn.write() as db:
+            for i, rec in enumerate(records):
+                row = db.execute(
+                    "SELECT content_hash FROM memories WHERE id = ? AND version = ?", (rec.id, rec.version)
+                ).fetchone()
+                if row is not None:
+                    if row[0] != rec.content_hash:
+                        raise ConflictError(f"memory {rec.id} v{rec.version} exists with other content")
+                    continue
+                self._insert(db, rec, _restored_sys_to(rec, next_start), None if vectors is None else vectors[i],
+                             model_id)
+                written += 1
+            for ev in events:
+                db.execute(
+                    "INSERT OR IGNORE INTO history (id, memory_id, action, at, before, after) VALUES (?,?,?,?,?,?)",
+                    (ev.id, ev.memory_id, ev.action.value, ts(ev.at), _json(ev.before), _json(ev.after)),
+                )
+            self._bump(db)
+        return written
+
+    # ---- reads --------------------------------------------------------------
+
+    def get(self, memory_id: str, scope: Scope | None = None) -> MemoryRecord:
+        with self.conn.read() as db:
+            return self._latest(db, memory_id, scope)
+
+    def list(self, spec: ReadSpec, *, limit: int = 100, offset: int = 0) -> Records:
+        where, params = visibility_clause(spec)
+        sql = f"SELECT {COLUMNS} FROM memories m WHERE {where} ORDER BY m.event_time, m.rowid LIMIT ? OFFSET ?"
+        with self.conn.read() as db:
+            return [record_from_row(r) for r in db.execute(sql, [*params, limit, offset])]
+
+    def count(self, spec: ReadSpec) -> int:
+        where, params = visibility_clause(spec)
+        with self.conn.read() as db:
+            return int(db.execute(f"SELECT count(*) FROM memories m WHERE {where}", params).fetchone()[0])
+
+    def history(self, memory_id: str, scope: Scope | None = None) -> Events:
+        with self.conn.read() as db:
+            self._latest(db, memory_id, scope)
+            rows = db.execute(
+                "SELECT id, memory_id, action, at, before, after FROM history WHERE memory_id = ? ORDER BY seq",
+                (memory_id,),
+            ).fetchall()
+        return [_event_from_row(r) for r in rows]
+
+    def text_search(self, spec: ReadSpec, terms: Sequence[str], limit: int) -> ScoredList:
+        if not terms or limit <= 0:
+            return []
+        where, params = visibility_clause(spec)
+        sql = (
+            f"SELECT {COLUMNS}, bm25(memories_fts) AS s FROM memories_fts "
+            f"JOIN memories m ON m.rowid = memories_fts.rowid "
+            f"WHERE memories_fts MATCH ? AND {where} ORDER BY s, m.rowid LIMIT ?"
+        )
+        try:
+            with self.conn.read() as db:
+                rows = db.execute(sql, [_fts_query(terms), *params, limit]).fetchall()
+        except sqlite3.OperationalError as exc:
+            raise StoreError(f"full-text search failed: {exc}") from exc
+        return [Scored(record_from_row(r[:-1]), -float(r[-1])) for r in rows]
+
+    def vector_search(self, spec: ReadSpec, query: Vector, model_id: str, limit: int) -> ScoredList:
+        with self.conn.read() as db:
+            if spec.as_of is None and spec.filters is None and not spec.kinds:
+                rowids, matrix = self._cached_matrix(db, spec, model_id, query.shape[0])
+            else:
+                rowids, matrix = self._load_matrix(db, spec, model_id, query.shape[0])
+            idx, scores = top_k(matrix, query, limit)
+            if len(idx) == 0:
+                return []
+            chosen = [int(rowids[i]) for i in idx]
+            rows = db.execute(
+                f"SELECT {COLUMNS} FROM memories m WHERE m.rowid IN ({','.join('?' * len(chosen))})", chosen
+            ).fetchall()
+        by_rowid = {int(r[0]): record_from_row(r) for r in rows}
+        return [Scored(by_rowid[r], float(s)) for r, s in zip(chosen, scores, strict=True) if r in by_rowid]
+
+    def vector_for_hash(self, content_hash: str, model_id: str) -> Vector | None:
+        with self.conn.read() as db:
+            row = db.execute(
+                "SELECT embedding FROM memories WHERE content_hash = ? AND embed_model = ? "
+                "AND embedding IS NOT NULL LIMIT 1",
+                (content_hash, model_id),
+            ).fetchone()
+        return None if row is None else np.frombuffer(row[0], dtype=np.float32).copy()
+
+    def export(self, scope: Scope | None = None) -> Iterator[dict[str, Any]]:
+        where, params = scope_clause(scope) if scope is not None else ("1", [])
+        with self.conn.read() as db:
+            rows = db.execute(f"SELECT {COLUMNS} FROM memories m WHERE {where} ORDER BY m.id, m.version",
+                              params).fetchall()
+            ids = sorted({r[1] for r in rows})
+            events = []
+            for start in range(0, len(ids), 500):
+                chunk = ids[start:start + 500]
+                events += db.execute(
+                    "SELECT id, memory_id, action, at, before, after FROM history "
+                    f"WHERE memory_id IN ({','.join('?' * len(chunk))}) ORDER BY seq", chunk
+                ).fetchall()
+        for r in rows:
+            yield {"type": "record", **record_from_row(r).to_dict()}
+        for e in events:
+            yield {"type": "event", **_event_from_row(e).to_dict()}
+
+    def close(self) -> None:
+        self.conn.close()
+
+    # ---- internals ----------------------------------------------------------
+
+    def _insert(self, db: sqlite3.Connection, rec: MemoryRecord, sys_to: float | None,
+                vector: Vector | None, model_id: str | None) -> None:
+        s = rec.scope
+        db.execute(_INSERT, (
+            rec.id, rec.version, s.user_id, s.agent_id, s.session_id, rec.kind.value, rec.role, rec.speaker,
+            rec.content, json.dumps(rec.metadata, ensure_ascii=False), ts(rec.event_time), ts(rec.created_at),
+            ts(rec.updated_at), sys_to, ts(rec.superseded_at) if rec.superseded_at else None, rec.superseded_by,
+            json.dumps(list(rec.provenance)), rec.content_hash,
+            model_id if vector is not None else None, to_blob(vector) if vector is not None else None,
+        ))
+
+    def _event(self, db: sqlite3.Connection, memory_id: str, action: Action, at: Any,
+               before: dict[str, Any] | None, after: dict[str, Any] | None) -> None:
+        db.execute(
+            "INSERT INTO history (id, memory_id, action, at, before, after) VALUES (?,?,?,?,?,?)",
+            (new_id(), memory_id, action.value, ts(at), _json(before), _json(after)),
+        )
+
+    def _bump(self, db: sqlite3.Connection) -> None:
+        db.execute("UPDATE meta SET value = value + 1 WHERE key = 'mutation_seq'")
+
+    def _latest(self, db: sqlite3.Connection, memory_id: str, scope: Scope | None) -> MemoryRecord:
+        row = db.execute(
+            f"SELECT {COLUMNS} FROM memories m WHERE m.id = ? ORDER BY m.version DESC LIMIT 1", (memory_id,)
+        ).fetchone()
+        if row is None:
+            raise NotFoundError(f"no memory with id {memory_id!r}")
+        rec = record_from_row(row)
+        if scope is not None and not scope.contains(rec.scope):
+            raise NotFoundError(f"no memory with id {memory_id!r} in this scope")
+        return rec
+
+    def _current(self, db: sqlite3.Connection, memory_id: str, scope: Scope) -> MemoryRecord:
+        rec = self._latest(db, memory_id, scope)
+        if rec.superseded_at is not None:
+            raise ConflictError(f"memory {memory_id} was superseded by {rec.superseded_by}; change that one")
+        return rec
+
+    def _delete_ids(self, db: sqlite3.Connection, ids: Sequence[str]) -> None:
+        marks = ",".join("?" * len(ids))
+        at = ts(utcnow())
+        db.execute(f"DELETE FROM memories WHERE id IN ({marks})", list(ids))
+        db.execute(f"DELETE FROM history WHERE memory_id IN ({marks})", list(ids))
+        # a tombstone without content: the deletion is on record, the data is not
+        db.executemany(
+            "INSERT INTO history (id, memory_id, action, at, before, after) VALUES (?,?,?,?,NULL,NULL)",
+            [(new_id(), mid, Action.DELETE.value, at) for mid in ids],
+        )
+        self._bump(db)
+
+    def _mutation_seq(self, db: sqlite3.Connection) -> int:
+        return int(db.execute("SELECT value FROM meta WHERE key = 'mutation_seq'").fetchone()[0])
+
+    def _cached_matrix(self, db: sqlite3.Connection, spec: ReadSpec, model_id: str,
+                       dim: int) -> tuple[Any, Matrix]:
+        key = (tuple(spec.scope.items()), model_id, spec.include_superseded)
+        entry = self._vectors.get(key, self._mutation_seq(db), dim)
+        where, params = visibility_clause(spec)
+        rows = db.execute(
+            f"SELECT m.rowid, m.embedding FROM memories m WHERE {where} AND m.rowid > ? "
+            "AND m.embed_model = ? ORDER BY m.rowid",
+            [*params, entry.max_rowid, model_id],
+        ).fetchall()
+        entry.append([r[0] for r in rows], [r[1] for r in rows], dim)
+        return entry.rowids, entry.matrix
+
+    def _load_matrix(self, db: sqlite3.Connection, spec: ReadSpec, model_id: str,
+                     dim: int) -> tuple[Any, Matrix]:
+        where, params = visibility_clause(spec)
+        rows = db.execute(
+            f"SELECT m.rowid, m.embedding FROM memories m WHERE {where} AND m.embed_model = ?",
+            [*params, model_id],
+        ).fetchall()
+        if not rows:
+            return np.empty(0, np.int64), np.empty((0, dim), np.float32)
+        matrix = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32).reshape(len(rows), dim)
+        return np.asarray([r[0] for r in rows], dtype=np.int64), matrix
+
+
+def _with_version(rec: MemoryRecord, version: int) -> MemoryRecord:
+    from dataclasses import replace
+
+    return replace(rec, version=version)
+
+
+def _restored_sys_to(rec: MemoryRecord, next_start: dict[tuple[str, int], Any]) -> float | None:
+    """A version stops being current when the next version starts, or when superseded."""
+    later = next_start.get((rec.id, rec.version + 1))
+    if later is not None:
+        return ts(later)
+    return ts(rec.superseded_at) if rec.superseded_at else None
+
+
+def _json(value: dict[str, Any] | None) -> str | None:
+    return None if value is None else json.dumps(value, ensure_ascii=False)
+
+
+def _event_from_row(row: tuple[Any, ...]) -> HistoryEvent:
+    eid, mid, action, at, before, after = row
+    when = dt(at)
+    assert when is not None
+    return HistoryEvent(eid, mid, Action(action), when, json.loads(before) if before else None,
+                        json.loads(after) if after else None)

@@ -1,0 +1,131 @@
+"""SQLite connections: WAL, serialized writers with retry, numbered migrations."""
+
+from __future__ import annotations
+
+import random
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from importlib import resources
+from pathlib import Path
+
+from engramdb.core.errors import StoreError
+
+# How long a writer keeps retrying BEGIN IMMEDIATE before giving up. Generous:
+# several processes importing into one file queue behind each other.
+LOCK_TIMEOUT_S = 120.0
+
+
+def _is_locked(exc: sqlite3.OperationalError) -> bool:
+    msg = str(exc).lower()
+    return "locked" in msg or "busy" in msg
+
+
+def migrations() -> list[tuple[int, str]]:
+    """(number, sql) for every file in sql/sqlite, in order."""
+    folder = resources.files("engramdb.stores").joinpath("sql", "sqlite")
+    found = []
+    for entry in folder.iterdir():
+        if entry.name.endswith(".sql"):
+            found.append((int(entry.name.split("_", 1)[0]), entry.read_text(encoding="utf-8")))
+    return sorted(found)
+
+
+class Connection:
+    """One sqlite3 connection with explicit transactions.
+
+    ``isolation_level=None`` turns off the driver's implicit transactions, so
+    each logical write is exactly one BEGIN IMMEDIATE ... COMMIT.
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = str(path)
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.db = sqlite3.connect(self.path, isolation_level=None, timeout=5.0, check_same_thread=False)
+            self.db.execute("PRAGMA journal_mode=WAL")
+            # NORMAL in WAL mode: a committed transaction survives a process
+            # crash (kill -9); only an OS crash/power loss may lose the last ones.
+            self.db.execute("PRAGMA synchronous=NORMAL")
+            self.db.execute("PRAGMA foreign_keys=ON")
+            # Deleted content is overwritten on disk, not just unlinked.
+            self.db.execute("PRAGMA secure_delete=ON")
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"cannot open {self.path}: {exc}") from exc
+        self._lock = threading.RLock()
+        self._migrate()
+
+    @contextmanager
+    def write(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction; retries while another process holds the lock."""
+        with self._lock:
+            self._begin_immediate()
+            try:
+                yield self.db
+            except BaseException:
+                self.db.execute("ROLLBACK")
+                raise
+            try:
+                self.db.execute("COMMIT")
+            except sqlite3.Error as exc:
+                self.db.execute("ROLLBACK")
+                raise StoreError(f"commit failed: {exc}") from exc
+
+    @contextmanager
+    def read(self) -> Iterator[sqlite3.Connection]:
+        """A consistent snapshot for multi-statement reads."""
+        with self._lock:
+            self.db.execute("BEGIN")
+            try:
+                yield self.db
+            finally:
+                self.db.execute("COMMIT")
+
+    def _begin_immediate(self) -> None:
+        deadline = time.monotonic() + LOCK_TIMEOUT_S
+        delay = 0.005
+        while True:
+            try:
+                self.db.execute("BEGIN IMMEDIATE")
+                return
+            except sqlite3.OperationalError as exc:
+                if not _is_locked(exc) or time.monotonic() > deadline:
+                    raise StoreError(f"could not start a write on {self.path}: {exc}") from exc
+                time.sleep(delay * (0.5 + random.random()))
+                delay = min(delay * 2, 0.25)
+
+    def _migrate(self) -> None:
+        wanted = migrations()
+        current = self.db.execute("PRAGMA user_version").fetchone()[0]
+        if current >= wanted[-1][0]:
+            return
+        with self.write() as db:
+            current = db.execute("PRAGMA user_version").fetchone()[0]  # re-read under the lock
+            for number, sql in wanted:
+                if number > current:
+                    for statement in _split_sql(sql):
+                        db.execute(statement)
+                    db.execute(f"PRAGMA user_version={int(number)}")
+
+    def close(self) -> None:
+        with self._lock:
+            self.db.close()
+
+
+def _split_sql(script: str) -> list[str]:
+    """Split a migration into statements (executescript would commit our transaction)."""
+    statements, buf = [], []
+    for line in script.splitlines():
+        if line.strip().startswith("--"):
+            continue
+        buf.append(line)
+        joined = "\n".join(buf)
+        if sqlite3.complete_statement(joined):
+            statements.append(joined.strip())
+            buf = []
+    if "".join(buf).strip():
+        statements.append("\n".join(buf).strip())
+    return statements
