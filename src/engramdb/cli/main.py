@@ -185,11 +185,13 @@ def _json_object(text: str | None) -> dict[str, Any] | None:
 
 
 def _register_more() -> None:
+    from engramdb.cli.bench import bench
     from engramdb.cli.demo import demo
     from engramdb.cli.importing import import_
 
     cli.add_command(import_)
     cli.add_command(demo)
+    cli.add_command(bench)
 
 
 _register_more()

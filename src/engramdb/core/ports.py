@@ -50,9 +50,10 @@ class ReadSpec:
 
 @dataclass(frozen=True, slots=True)
 class Scored:
-    """A store-level candidate: the record version and a raw score (higher is better)."""
+    """A store-level candidate: an opaque reference to one record version and a raw
+    score (higher is better). Records are fetched only for candidates that survive fusion."""
 
-    record: MemoryRecord
+    ref: int
     score: float
 
 
@@ -102,6 +103,10 @@ class Store(Protocol):
 
     def vector_search(self, spec: ReadSpec, query: Vector, model_id: str, limit: int) -> ScoredList:
         """Exact cosine scan over the visible records embedded with ``model_id``."""
+        ...
+
+    def fetch(self, refs: Sequence[int]) -> dict[int, MemoryRecord]:
+        """The record versions behind candidate refs (missing refs are left out)."""
         ...
 
     def vector_for_hash(self, content_hash: str, model_id: str) -> Vector | None:

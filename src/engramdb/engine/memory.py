@@ -122,8 +122,8 @@ class Memory:
              filters: dict[str, Any] | None = None, kinds: Sequence[Kind | str] | None = None,
              as_of: TimeLike | None = None, include_superseded: bool = False,
              limit: int = 100, offset: int = 0) -> Records:
-        if limit < 0 or offset < 0:
-            raise ValidationError("limit and offset must be non-negative")
+        if not all(isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in (limit, offset)):
+            raise ValidationError("limit and offset must be non-negative integers")
         spec = self._spec(user_id, agent_id, session_id, filters, kinds, as_of, include_superseded)
         return self.store.list(spec, limit=limit, offset=offset)
 
@@ -157,6 +157,8 @@ class Memory:
     def _spec(self, user_id: str | None, agent_id: str | None, session_id: str | None,
               filters: dict[str, Any] | None, kinds: Sequence[Kind | str] | None,
               as_of: TimeLike | None, include_superseded: bool = False) -> ReadSpec:
+        if as_of is not None and include_superseded:
+            raise ValidationError("as_of and include_superseded are exclusive")
         return ReadSpec(
             scope=Scope(user_id, agent_id, session_id),
             filters=parse_filters(filters),

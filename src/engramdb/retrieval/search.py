@@ -12,6 +12,7 @@ from engramdb.retrieval.fusion import rrf
 from engramdb.retrieval.terms import query_terms
 
 DEFAULT_K = 10
+FETCH_CHUNK = 40
 MAX_QUERY_CHARS = 10_000
 
 
@@ -39,15 +40,32 @@ def search(
     keyword = store.text_search(spec, query_terms(query), limit)
     dense = store.vector_search(spec, embedder.embed_query(query), embedder.model_id, limit)
     fused = rrf({"bm25": keyword, "dense": dense})
-    pool = [Hit(c.record, score, sources, line_tokens(c.record)) for c, score, sources in fused]
     if k is not None:
-        pool = pool[:k]
+        fused = fused[:k]
+    pool = _hits(store, fused, budget_tokens)
     chosen = pack(pool, budget_tokens)
     context, tokens, ordered = assemble(chosen, budget_tokens)
     kept = {id(h) for h in ordered}
-    packed_in_rank = [h for h in chosen if id(h) in kept]
-    hits = pool if k is not None else packed_in_rank
+    hits = pool if k is not None else [h for h in chosen if id(h) in kept]
     return SearchResult(query, tuple(hits), context, tokens, tuple(ordered), budget_tokens)
+
+
+def _hits(store: Store, fused: list[tuple[int, float, tuple[str, ...]]], budget: int | None) -> list[Hit]:
+    """Fetch records in rank order, in chunks, only as far as the budget can use them."""
+    hits: list[Hit] = []
+    used = 0
+    for start in range(0, len(fused), FETCH_CHUNK):
+        chunk = fused[start:start + FETCH_CHUNK]
+        records = store.fetch([ref for ref, _, _ in chunk])
+        for ref, score, sources in chunk:
+            rec = records.get(ref)
+            if rec is not None:
+                hit = Hit(rec, score, sources, line_tokens(rec))
+                hits.append(hit)
+                used += hit.tokens
+        if budget is not None and used >= 2 * budget:
+            break  # enough to fill the budget even after skipping lines that do not fit
+    return hits
 
 
 def _check(query: str, k: int | None, budget_tokens: int | None) -> None:

@@ -32,6 +32,7 @@ def _encoding() -> _Encoding:
     return enc
 
 
+@functools.lru_cache(maxsize=65536)
 def count_tokens(text: str) -> int:
     """Number of cl100k_base tokens in ``text``."""
     if not text:

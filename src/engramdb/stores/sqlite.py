@@ -138,19 +138,27 @@ class SQLiteStore:
 
     def history(self, memory_id: str, scope: Scope | None = None) -> Events:
         with self.conn.read() as db:
-            self._latest(db, memory_id, scope)
+            exists = db.execute("SELECT 1 FROM memories WHERE id = ? LIMIT 1", (memory_id,)).fetchone()
+            if exists:
+                self._latest(db, memory_id, scope)
             rows = db.execute(
                 "SELECT id, memory_id, action, at, before, after FROM history WHERE memory_id = ? ORDER BY seq",
                 (memory_id,),
             ).fetchall()
-        return [_event_from_row(r) for r in rows]
+        events = [_event_from_row(r) for r in rows]
+        if not exists:
+            # a deleted memory leaves only its tombstone, which names its owner but holds no content
+            tomb = [e for e in events if e.action is Action.DELETE and e.before]
+            if not tomb or (scope is not None and not scope.contains(_owner(tomb[-1].before))):
+                raise NotFoundError(f"no memory with id {memory_id!r}")
+        return events
 
     def text_search(self, spec: ReadSpec, terms: Sequence[str], limit: int) -> ScoredList:
         if not terms or limit <= 0:
             return []
         where, params = visibility_clause(spec)
         sql = (
-            f"SELECT {COLUMNS}, bm25(memories_fts) AS s FROM memories_fts "
+            "SELECT m.rowid, bm25(memories_fts) AS s FROM memories_fts "
             f"JOIN memories m ON m.rowid = memories_fts.rowid "
             f"WHERE memories_fts MATCH ? AND {where} ORDER BY s, m.rowid LIMIT ?"
         )
@@ -159,7 +167,7 @@ class SQLiteStore:
                 rows = db.execute(sql, [_fts_query(terms), *params, limit]).fetchall()
         except sqlite3.OperationalError as exc:
             raise StoreError(f"full-text search failed: {exc}") from exc
-        return [Scored(record_from_row(r[:-1]), -float(r[-1])) for r in rows]
+        return [Scored(int(r[0]), -float(r[1])) for r in rows]
 
     def vector_search(self, spec: ReadSpec, query: Vector, model_id: str, limit: int) -> ScoredList:
         with self.conn.read() as db:
@@ -167,15 +175,17 @@ class SQLiteStore:
                 rowids, matrix = self._cached_matrix(db, spec, model_id, query.shape[0])
             else:
                 rowids, matrix = self._load_matrix(db, spec, model_id, query.shape[0])
-            idx, scores = top_k(matrix, query, limit)
-            if len(idx) == 0:
-                return []
-            chosen = [int(rowids[i]) for i in idx]
+        idx, scores = top_k(matrix, query, limit)
+        return [Scored(int(rowids[i]), float(s)) for i, s in zip(idx, scores, strict=True)]
+
+    def fetch(self, refs: Sequence[int]) -> dict[int, MemoryRecord]:
+        if not refs:
+            return {}
+        with self.conn.read() as db:
             rows = db.execute(
-                f"SELECT {COLUMNS} FROM memories m WHERE m.rowid IN ({','.join('?' * len(chosen))})", chosen
+                f"SELECT {COLUMNS} FROM memories m WHERE m.rowid IN ({','.join('?' * len(refs))})", list(refs)
             ).fetchall()
-        by_rowid = {int(r[0]): record_from_row(r) for r in rows}
-        return [Scored(by_rowid[r], float(s)) for r, s in zip(chosen, scores, strict=True) if r in by_rowid]
+        return {int(r[0]): record_from_row(r) for r in rows}
 
     def vector_for_hash(self, content_hash: str, model_id: str) -> Vector | None:
         with self.conn.read() as db:
@@ -250,12 +260,16 @@ class SQLiteStore:
     def _delete_ids(self, db: sqlite3.Connection, ids: Sequence[str]) -> None:
         marks = ",".join("?" * len(ids))
         at = ts(utcnow())
+        owners = db.execute(
+            f"SELECT DISTINCT id, user_id, agent_id, session_id FROM memories WHERE id IN ({marks})", list(ids)
+        ).fetchall()
         db.execute(f"DELETE FROM memories WHERE id IN ({marks})", list(ids))
         db.execute(f"DELETE FROM history WHERE memory_id IN ({marks})", list(ids))
-        # a tombstone without content: the deletion is on record, the data is not
+        # a tombstone without content: the deletion (and whose memory it was) is on record, the data is not
         db.executemany(
-            "INSERT INTO history (id, memory_id, action, at, before, after) VALUES (?,?,?,?,NULL,NULL)",
-            [(new_id(), mid, Action.DELETE.value, at) for mid in ids],
+            "INSERT INTO history (id, memory_id, action, at, before, after) VALUES (?,?,?,?,?,NULL)",
+            [(new_id(), mid, Action.DELETE.value, at,
+              _json({"id": mid, "user_id": u, "agent_id": a, "session_id": s})) for mid, u, a, s in owners],
         )
         self._bump(db)
 
@@ -300,6 +314,11 @@ def _restored_sys_to(rec: MemoryRecord, next_start: dict[tuple[str, int], Any]) 
     if later is not None:
         return ts(later)
     return ts(rec.superseded_at) if rec.superseded_at else None
+
+
+def _owner(identity: dict[str, Any] | None) -> Scope:
+    identity = identity or {}
+    return Scope(identity.get("user_id"), identity.get("agent_id"), identity.get("session_id"))
 
 
 def _json(value: dict[str, Any] | None) -> str | None:

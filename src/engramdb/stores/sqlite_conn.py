@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
 
-from engramdb.core.errors import StoreError
+from engramdb.core.errors import EngramError, StoreError, ValidationError
 
 # How long a writer keeps retrying BEGIN IMMEDIATE before giving up. Generous:
 # several processes importing into one file queue behind each other.
@@ -65,6 +65,9 @@ class Connection:
             self._begin_immediate()
             try:
                 yield self.db
+            except (sqlite3.Error, UnicodeEncodeError) as exc:
+                self.db.execute("ROLLBACK")
+                raise self._translate(exc) from exc
             except BaseException:
                 self.db.execute("ROLLBACK")
                 raise
@@ -81,8 +84,16 @@ class Connection:
             self.db.execute("BEGIN")
             try:
                 yield self.db
+            except (sqlite3.Error, UnicodeEncodeError) as exc:
+                raise self._translate(exc) from exc
             finally:
                 self.db.execute("COMMIT")
+
+    def _translate(self, exc: sqlite3.Error | UnicodeEncodeError) -> EngramError:
+        """Driver errors never reach callers: bad text is the caller's, the rest is the store's."""
+        if isinstance(exc, UnicodeEncodeError):
+            return ValidationError("text is not valid UTF-8 (it holds a lone surrogate)")
+        return StoreError(f"{self.path}: {exc}")
 
     def _begin_immediate(self) -> None:
         deadline = time.monotonic() + LOCK_TIMEOUT_S

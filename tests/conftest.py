@@ -1,0 +1,52 @@
+"""Shared fixtures: real SQLite files in tmp_path and the shipped deterministic hash embedder."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from engramdb import Memory
+from engramdb.core.ports import Store
+from engramdb.stores.sqlite import SQLiteStore
+
+# name -> factory(request, db_name) returning a fresh, empty store.
+# Adding a backend to the contract suite is one line here, e.g.
+#   "postgres": lambda request, name: PostgresStore(request.getfixturevalue("pg_url"), schema=name),
+StoreFactory = Callable[[pytest.FixtureRequest, str], Store]
+STORE_FACTORIES: dict[str, StoreFactory] = {
+    "sqlite": lambda request, name: SQLiteStore(request.getfixturevalue("tmp_path") / f"{name}.db"),
+}
+
+MemoryFactory = Callable[..., Memory]
+
+
+@pytest.fixture
+def mem(tmp_path: Path) -> Iterator[Memory]:
+    """A Memory on a fresh SQLite file with the hash embedder."""
+    m = Memory(tmp_path / "mem.db", embedder="hash")
+    yield m
+    m.close()
+
+
+@pytest.fixture(params=sorted(STORE_FACTORIES))
+def store_factory(request: pytest.FixtureRequest) -> Callable[[str], Store]:
+    """Makes fresh stores of the parametrised backend; ``store_factory("db2")`` is a second, independent one."""
+    factory = STORE_FACTORIES[request.param]
+    return lambda name="db": factory(request, name)
+
+
+@pytest.fixture
+def memory_factory(store_factory: Callable[[str], Store]) -> Iterator[MemoryFactory]:
+    """Memory facades over the parametrised store (hash embedder); all closed at teardown."""
+    opened: list[Memory] = []
+
+    def make(name: str = "db") -> Memory:
+        m = Memory(store=store_factory(name), embedder="hash")
+        opened.append(m)
+        return m
+
+    yield make
+    for m in opened:
+        m.close()
