@@ -8,13 +8,15 @@ from __future__ import annotations
 import io
 import json
 import time
-from datetime import datetime, timedelta, timezone
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from engramdb import ConflictError, Kind, Memory, NotFoundError, ScopeError
 from engramdb.core.models import Action, Scope, utcnow
 from engramdb.core.ports import ReadSpec
+from engramdb.embedders.hashing import HashEmbedder
 
 
 def contents(items) -> list[str]:
@@ -82,6 +84,43 @@ def test_id_access_with_foreign_scope_fails_closed(two_users):
     assert m.get(b.id).content == "bob likes green tea and hiking"  # untouched
     with pytest.raises(NotFoundError):
         m.get(a.id, user_id="alice", session_id="s2")  # a is in s1
+
+
+class InterleavingEmbedder(HashEmbedder):
+    """The shipped hash embedder, plus one write by another connection at query time.
+
+    ``search`` embeds the query between building the keyword and the dense
+    candidate lists, so ``hook`` lands exactly in that window.
+    """
+
+    hook: Callable[[], None] | None = None
+
+    def embed_query(self, text: str):
+        if self.hook is not None:
+            hook, self.hook = self.hook, None
+            hook()
+        return super().embed_query(text)
+
+
+def test_concurrent_delete_never_leaks_another_scope(store_factory):
+    embedder = InterleavingEmbedder()
+    reader = Memory(store=store_factory("shared"), embedder=embedder)
+    writer = Memory(store=store_factory("shared"), embedder="hash")  # a second connection, same data
+    try:
+        secret = reader.add("alice secret tangerine", user_id="alice")[0]
+
+        def delete_then_add_for_bob() -> None:
+            writer.delete(secret.id)
+            writer.add("bob private diary entry", user_id="bob")
+
+        embedder.hook = delete_then_add_for_bob
+        hits = reader.search("tangerine", user_id="alice").hits
+        assert embedder.hook is None  # the interleaving really happened
+        assert [h.record.scope.user_id for h in hits if h.record.scope.user_id != "alice"] == []
+        assert secret.id not in ids(hits)
+    finally:
+        reader.close()
+        writer.close()
 
 
 def test_user_plus_session_narrows(two_users):
@@ -198,9 +237,9 @@ def test_filter_event_time_ranges(filtered):
     m, _ = filtered
     assert _listed(m, {"event_time": {"$gte": "2023-03-01", "$lt": "2023-07-01"}}) == {
         "trip to Rome in spring", "bought a new laptop"}
-    assert _listed(m, {"event_time": {"$lt": datetime(2023, 2, 1, tzinfo=timezone.utc)}}) == {
+    assert _listed(m, {"event_time": {"$lt": datetime(2023, 2, 1, tzinfo=UTC)}}) == {
         "trip to Oslo in winter"}
-    epoch = datetime(2023, 9, 1, tzinfo=timezone.utc).timestamp()
+    epoch = datetime(2023, 9, 1, tzinfo=UTC).timestamp()
     assert _listed(m, {"event_time": {"$gt": epoch}}) == {"dentist appointment moved"}
 
 
@@ -415,7 +454,8 @@ def test_export_import_round_trip_is_lossless(memory_factory):
 
     # the imported copy behaves like the original, including the past
     assert contents(db2.list(user_id="ann")) == contents(db1.list(user_id="ann"))
-    assert contents(db2.search("cats", user_id="ann", k=3).hits) == contents(db1.search("cats", user_id="ann", k=3).hits)
+    hits1, hits2 = (db.search("cats", user_id="ann", k=3).hits for db in (db1, db2))
+    assert contents(hits2) == contents(hits1)
     first = next(json.loads(x) for x in lines if json.loads(x).get("version") == 2)
     t = datetime.fromisoformat(first["updated_at"]) - timedelta(microseconds=1)
     assert "I adopted a cat called Miso" in contents(db2.list(user_id="ann", as_of=t))

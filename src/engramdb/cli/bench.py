@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
+from engramdb.bench.baselines import METHODS
 from engramdb.bench.common import DEFAULT_DATA
+from engramdb.bench.metrics import BUDGETS
+from engramdb.bench.runner import RunConfig
+
+if TYPE_CHECKING:
+    from engramdb.bench.answer import AnswerSetup
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 @click.group()
@@ -33,3 +43,91 @@ def perf(locomo: Path, embedder: str | None, sizes: str, adds: int, queries: int
         raise click.BadParameter("sizes must be comma-separated integers") from None
     run_perf(locomo, embedder=embedder, sizes=size_list, single_adds=adds, queries=queries, out_dir=out_dir,
              seed=seed)
+
+
+def _retrieval_options(fn: F) -> F:
+    fn = click.option("--cache", "cache_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+                      help="Embedding cache file (default: the user cache dir, embeddings.sqlite).")(fn)
+    fn = click.option("--no-cache", is_flag=True, help="Do not read or write the on-disk embedding cache.")(fn)
+    fn = click.option("--embedder", envvar="ENGRAM_EMBEDDER", default=None,
+                      help="local (default: the packaged model), hash[:DIM] or openai:MODEL.")(fn)
+    fn = click.option("--seed", type=int, default=0, show_default=True, help="Seed of the random control.")(fn)
+    fn = click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
+                      default=Path("bench-out"), show_default=True)(fn)
+    fn = click.option("--methods", default=",".join(METHODS), show_default=True,
+                      help="Comma-separated: bm25, dense, hybrid, engramdb, random.")(fn)
+    fn = click.option("--limit", type=click.IntRange(1), default=None,
+                      help="Only the first N conversations (LoCoMo) or questions (LongMemEval).")(fn)
+    return fn
+
+
+def _config(methods: str, limit: int | None, out_dir: Path, seed: int, embedder: str | None, no_cache: bool,
+            cache_path: Path | None, answer_budget: int | None = None) -> RunConfig:
+    from engramdb.bench.baselines import parse_methods
+    from engramdb.bench.runner import default_cache
+    from engramdb.core.errors import ValidationError
+
+    try:
+        names = parse_methods(methods)
+    except ValidationError as exc:
+        raise click.BadParameter(str(exc), param_hint="--methods") from None
+    cache = None if no_cache else (cache_path or default_cache())
+    return RunConfig(methods=tuple(names), budgets=BUDGETS, seed=seed, limit=limit, embedder=embedder,
+                     cache=cache, out_dir=out_dir, answer_budget=answer_budget)
+
+
+@bench.command()
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+                default=DEFAULT_DATA / "locomo" / "locomo_dev.json")
+@_retrieval_options
+@click.option("--answer-with", "base_url", default=None, metavar="BASE_URL",
+              help="OpenAI-compatible endpoint for answer accuracy (key: $ENGRAM_LLM_API_KEY or $OPENAI_API_KEY).")
+@click.option("--answer-model", default=None, help="Reader model (with --answer-with).")
+@click.option("--judge-model", default=None, help="Judge model (default: the reader model).")
+@click.option("--runs", type=click.IntRange(1), default=1, show_default=True, help="Answer-and-judge repetitions.")
+@click.option("--answer-budget", type=click.Choice([str(b) for b in BUDGETS]), default="1000", show_default=True,
+              help="Context budget (tokens) the reader is given.")
+@click.option("--answer-methods", default="engramdb", show_default=True,
+              help="Methods whose packed context is answered from.")
+def locomo(path: Path, limit: int | None, methods: str, out_dir: Path, seed: int, embedder: str | None,
+           no_cache: bool, cache_path: Path | None, base_url: str | None, answer_model: str | None,
+           judge_model: str | None, runs: int, answer_budget: str, answer_methods: str) -> None:
+    """Evidence recall on LoCoMo for engramdb and baselines (BM25, dense, hybrid, random)."""
+    from engramdb.bench.locomo import run_locomo
+
+    setup = _answer_setup(base_url, answer_model, judge_model, runs, int(answer_budget), answer_methods)
+    config = _config(methods, limit, out_dir, seed, embedder, no_cache, cache_path,
+                     int(answer_budget) if setup is not None else None)
+    if setup is None:
+        click.echo("answer quality: skipped (give --answer-with BASE_URL --answer-model MODEL to measure it)",
+                   err=True)
+    run_locomo(path, config, setup)
+
+
+@bench.command()
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+                default=DEFAULT_DATA / "longmemeval" / "longmemeval_s_sample.json.gz")
+@_retrieval_options
+def longmemeval(path: Path, limit: int | None, methods: str, out_dir: Path, seed: int, embedder: str | None,
+                no_cache: bool, cache_path: Path | None) -> None:
+    """Session- and turn-level evidence recall on LongMemEval for engramdb and baselines."""
+    from engramdb.bench.longmemeval import run_longmemeval
+
+    run_longmemeval(path, _config(methods, limit, out_dir, seed, embedder, no_cache, cache_path))
+
+
+def _answer_setup(base_url: str | None, model: str | None, judge_model: str | None, runs: int, budget: int,
+                  methods: str) -> AnswerSetup | None:
+    if base_url is None:
+        if model is not None:
+            raise click.UsageError("--answer-model needs --answer-with BASE_URL")
+        return None
+    if model is None:
+        raise click.UsageError("--answer-with needs --answer-model MODEL")
+    from engramdb.bench.answer import AnswerSetup
+    from engramdb.bench.baselines import parse_methods
+    from engramdb.llms.openai import OpenAIChat, OpenAIChatOptions
+
+    reader = OpenAIChat(OpenAIChatOptions.build(base_url=base_url, model=model))
+    judge = OpenAIChat(OpenAIChatOptions.build(base_url=base_url, model=judge_model or model))
+    return AnswerSetup(reader, judge, runs=runs, budget=budget, methods=tuple(parse_methods(methods)))

@@ -105,8 +105,12 @@ class Store(Protocol):
         """Exact cosine scan over the visible records embedded with ``model_id``."""
         ...
 
-    def fetch(self, refs: Sequence[int]) -> dict[int, MemoryRecord]:
-        """The record versions behind candidate refs (missing refs are left out)."""
+    def fetch(self, refs: Sequence[int], spec: ReadSpec | None = None) -> dict[int, MemoryRecord]:
+        """The record versions behind candidate refs (missing refs are left out).
+
+        With ``spec``, refs no longer visible to it are left out too: a concurrent
+        delete may free a ref for another scope's record before the fetch runs.
+        """
         ...
 
     def vector_for_hash(self, content_hash: str, model_id: str) -> Vector | None:

@@ -37,6 +37,8 @@ def parse_datetime(value: str | int | float | datetime) -> datetime:
         return as_utc(datetime.fromisoformat(text.replace("Z", "+00:00")))
     except ValueError:
         pass
+    if text.lstrip("-").replace(".", "", 1).isdigit():
+        return parse_datetime(float(text))  # epoch seconds given as text (CLI flags, CSV)
     for fmt in _FORMATS:
         try:
             return as_utc(datetime.strptime(text, fmt))

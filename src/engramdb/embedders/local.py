@@ -27,8 +27,8 @@ class ModelSpec:
 
     name: str
     package: str  # importable package that carries the files
-    onnx: str  # path of the .onnx file inside the package
-    tokenizer: str  # path of tokenizer.json inside the package
+    onnx: str  # path of the .onnx file inside the package ("pkg:path" for another package)
+    tokenizer: str  # path of tokenizer.json inside the package ("pkg:path" for another package)
     dim: int
     pooling: str = "mean"  # "mean" or "cls"
     max_tokens: int = 256
@@ -47,6 +47,9 @@ def register(spec: ModelSpec, *, default: bool = False) -> None:
 
 
 def _locate(package: str, relative: str) -> Path:
+    """``relative`` is a path inside ``package``, or ``other_package:path`` inside another one."""
+    if ":" in relative:
+        package, relative = relative.split(":", 1)
     try:
         root = resources.files(package)
     except ModuleNotFoundError:
@@ -75,8 +78,9 @@ class LocalEmbedder:
             self._tokenizer: Any = Tokenizer.from_file(str(tokenizer_path))
         except Exception as exc:
             raise EmbedderError(f"cannot load model {spec.name}: {exc}") from exc
+        # the shipped tokenizer.json pads and truncates to a fixed 128: pad per batch instead
         self._tokenizer.enable_truncation(max_length=spec.max_tokens)
-        self._tokenizer.enable_padding()
+        self._tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")
         self._inputs = {i.name for i in self._session.get_inputs()}
 
     @classmethod

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import IO, Any, TypeVar
 
 from engramdb.core.models import Events, MemoryRecord, Records, SearchResult
 from engramdb.core.ports import Embedder, Store
@@ -55,6 +55,12 @@ class AsyncMemory:
 
     async def count(self, **kwargs: Any) -> int:
         return await self._run(self.sync.count, **kwargs)
+
+    async def export_jsonl(self, out: IO[str], **kwargs: Any) -> int:
+        return await self._run(self.sync.export_jsonl, out, **kwargs)
+
+    async def import_jsonl(self, lines: Iterable[str], **kwargs: Any) -> int:
+        return await self._run(self.sync.import_jsonl, lines, **kwargs)
 
     async def close(self) -> None:
         await self._run(self.sync.close)

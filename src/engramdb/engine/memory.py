@@ -49,9 +49,17 @@ class Memory:
         from engramdb.registry import open_embedder, open_store
 
         self.store: Store = store if store is not None else open_store(path_or_url)
-        self.embedder: Embedder = embedder if embedder is not None and not isinstance(embedder, str) \
-            else open_embedder(embedder)
+        self._embedder: Embedder | None = None if embedder is None or isinstance(embedder, str) else embedder
+        self._embedder_spec = embedder if isinstance(embedder, str) else None
+        self._open_embedder = open_embedder
         self.search_params = search_params or SearchParams()
+
+    @property
+    def embedder(self) -> Embedder:
+        """Loaded on first use, so reads that need no vectors never load a model."""
+        if self._embedder is None:
+            self._embedder = self._open_embedder(self._embedder_spec)
+        return self._embedder
 
     # ---- writes -------------------------------------------------------------
 
@@ -85,9 +93,11 @@ class Memory:
         return self.store.replace(new, self._vectors([new])[0], self.embedder.model_id)
 
     def supersede(self, memory_id: str, content: str, *, metadata: dict[str, Any] | None = None,
-                  timestamp: TimeLike | None = None, kind: Kind | str | None = None) -> MemoryRecord:
+                  timestamp: TimeLike | None = None, kind: Kind | str | None = None,
+                  user_id: str | None = None, agent_id: str | None = None,
+                  session_id: str | None = None) -> MemoryRecord:
         """Replace an outdated memory with a new one; the old one remains readable in the past."""
-        old = self.store.get(memory_id)
+        old = self.store.get(memory_id, _maybe_scope(user_id, agent_id, session_id))
         new = build_records(drafts_from(content, role=old.role, speaker=old.speaker), scope=old.scope,
                             kind=Kind.parse(kind) if kind else old.kind,
                             timestamp=parse_datetime(timestamp) if timestamp is not None else None,

@@ -42,7 +42,7 @@ def search(
     fused = rrf({"bm25": keyword, "dense": dense})
     if k is not None:
         fused = fused[:k]
-    pool = _hits(store, fused, budget_tokens)
+    pool = _hits(store, spec, fused, budget_tokens)
     chosen = pack(pool, budget_tokens)
     context, tokens, ordered = assemble(chosen, budget_tokens)
     kept = {id(h) for h in ordered}
@@ -50,13 +50,14 @@ def search(
     return SearchResult(query, tuple(hits), context, tokens, tuple(ordered), budget_tokens)
 
 
-def _hits(store: Store, fused: list[tuple[int, float, tuple[str, ...]]], budget: int | None) -> list[Hit]:
+def _hits(store: Store, spec: ReadSpec, fused: list[tuple[int, float, tuple[str, ...]]],
+          budget: int | None) -> list[Hit]:
     """Fetch records in rank order, in chunks, only as far as the budget can use them."""
     hits: list[Hit] = []
     used = 0
     for start in range(0, len(fused), FETCH_CHUNK):
         chunk = fused[start:start + FETCH_CHUNK]
-        records = store.fetch([ref for ref, _, _ in chunk])
+        records = store.fetch([ref for ref, _, _ in chunk], spec)
         for ref, score, sources in chunk:
             rec = records.get(ref)
             if rec is not None:

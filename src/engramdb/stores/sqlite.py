@@ -178,12 +178,15 @@ class SQLiteStore:
         idx, scores = top_k(matrix, query, limit)
         return [Scored(int(rowids[i]), float(s)) for i, s in zip(idx, scores, strict=True)]
 
-    def fetch(self, refs: Sequence[int]) -> dict[int, MemoryRecord]:
+    def fetch(self, refs: Sequence[int], spec: ReadSpec | None = None) -> dict[int, MemoryRecord]:
         if not refs:
             return {}
+        # rowids are reused after a delete, so re-check visibility rather than trust the ref
+        where, params = visibility_clause(spec) if spec is not None else ("1", [])
         with self.conn.read() as db:
             rows = db.execute(
-                f"SELECT {COLUMNS} FROM memories m WHERE m.rowid IN ({','.join('?' * len(refs))})", list(refs)
+                f"SELECT {COLUMNS} FROM memories m WHERE m.rowid IN ({','.join('?' * len(refs))}) AND {where}",
+                [*refs, *params],
             ).fetchall()
         return {int(r[0]): record_from_row(r) for r in rows}
 

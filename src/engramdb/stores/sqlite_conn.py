@@ -46,7 +46,9 @@ class Connection:
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         try:
             self.db = sqlite3.connect(self.path, isolation_level=None, timeout=5.0, check_same_thread=False)
-            self.db.execute("PRAGMA journal_mode=WAL")
+            # SQLite answers this one with SQLITE_BUSY without calling the busy
+            # handler while another process is opening the same new file
+            self._retry_while_locked("PRAGMA journal_mode=WAL")
             # NORMAL in WAL mode: a committed transaction survives a process
             # crash (kill -9); only an OS crash/power loss may lose the last ones.
             self.db.execute("PRAGMA synchronous=NORMAL")
@@ -96,15 +98,21 @@ class Connection:
         return StoreError(f"{self.path}: {exc}")
 
     def _begin_immediate(self) -> None:
+        try:
+            self._retry_while_locked("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            raise StoreError(f"could not start a write on {self.path}: {exc}") from exc
+
+    def _retry_while_locked(self, statement: str) -> None:
         deadline = time.monotonic() + LOCK_TIMEOUT_S
         delay = 0.005
         while True:
             try:
-                self.db.execute("BEGIN IMMEDIATE")
+                self.db.execute(statement)
                 return
             except sqlite3.OperationalError as exc:
                 if not _is_locked(exc) or time.monotonic() > deadline:
-                    raise StoreError(f"could not start a write on {self.path}: {exc}") from exc
+                    raise
                 time.sleep(delay * (0.5 + random.random()))
                 delay = min(delay * 2, 0.25)
 

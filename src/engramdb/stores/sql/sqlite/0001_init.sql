@@ -1,7 +1,7 @@
 -- One row per version of a memory. The current version has sys_to IS NULL;
 -- a version stops being current when it is updated or superseded.
 CREATE TABLE memories (
-    rowid         INTEGER PRIMARY KEY,
+    rowid         INTEGER PRIMARY KEY AUTOINCREMENT,  -- never reused: candidate refs stay valid
     id            TEXT    NOT NULL,
     version       INTEGER NOT NULL,
     user_id       TEXT,

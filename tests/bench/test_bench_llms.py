@@ -1,0 +1,116 @@
+"""The OpenAI-compatible chat client against a real HTTP server on loopback, and the scripted LLM."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+
+from engramdb.core.errors import ConfigError, EngramError
+from engramdb.llms.base import LLMError
+from engramdb.llms.openai import OpenAIChat, OpenAIChatOptions
+from engramdb.llms.scripted import ScriptedLLM
+
+
+class Server:
+    def __init__(self) -> None:
+        self.replies: list[tuple[int, Any]] = []
+        self.requests: list[dict[str, Any]] = []
+        self.headers: list[dict[str, str]] = []
+
+
+@pytest.fixture
+def server() -> Iterator[tuple[Server, str]]:
+    state = Server()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            state.requests.append(json.loads(body))
+            state.headers.append(dict(self.headers))
+            status, payload = state.replies.pop(0)
+            data = payload.encode() if isinstance(payload, str) else json.dumps(payload).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield state, f"http://127.0.0.1:{httpd.server_address[1]}/v1"
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def _ok(text: str) -> dict[str, Any]:
+    return {"choices": [{"message": {"role": "assistant", "content": text}}],
+            "usage": {"prompt_tokens": 11, "completion_tokens": 3}}
+
+
+def test_chat_completion(server: tuple[Server, str]) -> None:
+    state, url = server
+    state.replies.append((200, _ok('{"label": "CORRECT"}')))
+    llm = OpenAIChat(OpenAIChatOptions.build(base_url=url, model="m1", api_key="k"))
+    got = llm.complete([{"role": "user", "content": "hi"}], max_tokens=5, json_mode=True)
+    assert got.text == '{"label": "CORRECT"}' and (got.prompt_tokens, got.completion_tokens) == (11, 3)
+    assert state.requests[0] == {"model": "m1", "messages": [{"role": "user", "content": "hi"}],
+                                 "temperature": 0.0, "max_tokens": 5, "response_format": {"type": "json_object"}}
+    assert state.headers[0]["Authorization"] == "Bearer k"
+    assert llm.model_id == "openai:m1"
+
+
+def test_retries_server_errors_then_fails_cleanly(server: tuple[Server, str]) -> None:
+    state, url = server
+    slept: list[float] = []
+    llm = OpenAIChat(OpenAIChatOptions.build(base_url=url, model="m", api_key="k"), sleep=slept.append)
+    state.replies += [(503, "busy"), (429, "slow down"), (200, _ok("fine"))]
+    assert llm.complete([{"role": "user", "content": "x"}]).text == "fine"
+    assert slept == [1.0, 2.0]
+    state.replies += [(401, '{"error": "bad key"}')]
+    with pytest.raises(LLMError, match="401"):
+        llm.complete([{"role": "user", "content": "x"}])
+    state.replies += [(200, "not json")]
+    with pytest.raises(LLMError, match="invalid JSON"):
+        llm.complete([{"role": "user", "content": "x"}])
+    state.replies += [(200, {"choices": []})]
+    with pytest.raises(EngramError, match="unexpected chat response"):
+        llm.complete([{"role": "user", "content": "x"}])
+
+
+def test_unreachable_and_bad_options() -> None:
+    llm = OpenAIChat(OpenAIChatOptions.build(base_url="http://127.0.0.1:9/v1", model="m", api_key="k",
+                                             timeout_s=2))
+    with pytest.raises(LLMError, match="unreachable"):
+        llm.complete([{"role": "user", "content": "x"}])
+    with pytest.raises(ConfigError):
+        OpenAIChatOptions.build(model="m", temperature=0.3)  # unknown option
+    with pytest.raises(ConfigError):
+        OpenAIChatOptions.build(model="m", timeout_s=0)
+
+
+def test_api_key_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("ENGRAM_LLM_API_KEY", raising=False)
+    monkeypatch.setenv("OPENAI_API_KEY", "from-openai")
+    assert OpenAIChatOptions.build(model="m").api_key == "from-openai"
+    monkeypatch.setenv("ENGRAM_LLM_API_KEY", "from-engram")
+    assert OpenAIChatOptions.build(model="m").api_key == "from-engram"
+    assert OpenAIChatOptions.build(model="m", api_key="explicit").api_key == "explicit"
+
+
+def test_scripted_llm() -> None:
+    llm = ScriptedLLM(["one", "two"], responder=lambda msgs: msgs[-1]["content"].upper())
+    assert [llm.complete([{"role": "user", "content": "x"}]).text for _ in range(3)] == ["one", "two", "X"]
+    assert len(llm.calls) == 3
+    exhausted = ScriptedLLM(["only"])
+    exhausted.complete([{"role": "user", "content": "a"}])
+    with pytest.raises(LLMError, match="no response left"):
+        exhausted.complete([{"role": "user", "content": "b"}])
