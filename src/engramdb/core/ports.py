@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -111,6 +112,15 @@ class Store(Protocol):
         With ``spec``, refs no longer visible to it are left out too: a concurrent
         delete may free a ref for another scope's record before the fetch runs.
         """
+        ...
+
+    def adjacent(self, refs: Sequence[int], spec: ReadSpec, width: int) -> dict[int, builtins.list[tuple[int, int]]]:
+        """For each ref, (neighbour ref, offset) of up to ``width`` visible records before
+        (offset -1, -2, ...) and after (+1, +2, ...) it in the same session."""
+        ...
+
+    def sessions(self, refs: Sequence[int]) -> dict[int, str]:
+        """The session id of each ref that has one."""
         ...
 
     def vector_for_hash(self, content_hash: str, model_id: str) -> Vector | None:

@@ -1,4 +1,10 @@
-"""Retrieval v1: BM25 and dense candidates, fused by RRF, packed into a budget."""
+"""The retrieval pipeline behind Memory.search.
+
+candidates (BM25 and dense, each with its own recall) -> score fusion ->
+session boost -> temporal neighbours -> fetch in rank order -> pack into the
+token budget -> chronological, grouped context. Every step works on the live
+index, so adding a turn never re-indexes anything.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +12,10 @@ from dataclasses import dataclass
 
 from engramdb.core.errors import ValidationError
 from engramdb.core.models import Hit, SearchResult
-from engramdb.core.ports import Embedder, ReadSpec, Store
+from engramdb.core.ports import Embedder, ReadSpec, Scored, Store
 from engramdb.retrieval.budget import assemble, line_tokens, pack
-from engramdb.retrieval.fusion import rrf
+from engramdb.retrieval.expand import Scores, neighbours, session_boost
+from engramdb.retrieval.fusion import normalised_sum, rrf
 from engramdb.retrieval.terms import query_terms
 
 DEFAULT_K = 10
@@ -21,6 +28,14 @@ class SearchParams:
     """Tunables of the pipeline (defaults chosen by `engram bench`)."""
 
     candidates: int = 100  # per candidate list, before fusion
+    fusion: str = "score"  # "score" (normalised weighted sum) or "rrf"
+    bm25_weight: float = 1.0
+    dense_weight: float = 0.3
+    session_weight: float = 0.3  # 0 turns the session boost off
+    session_top: int = 30  # candidates whose scores make up a session's mass
+    neighbour_top: int = 10  # hits whose neighbours come along (0 = off)
+    neighbour_width: int = 2
+    neighbour_decay: float = 0.85
 
 
 def search(
@@ -39,7 +54,7 @@ def search(
     limit = max(params.candidates, k or 0)
     keyword = store.text_search(spec, query_terms(query), limit)
     dense = store.vector_search(spec, embedder.embed_query(query), embedder.model_id, limit)
-    fused = rrf({"bm25": keyword, "dense": dense})
+    fused = _rank(store, spec, keyword, dense, params)
     if k is not None:
         fused = fused[:k]
     pool = _hits(store, spec, fused, budget_tokens)
@@ -48,6 +63,21 @@ def search(
     kept = {id(h) for h in ordered}
     hits = pool if k is not None else [h for h in chosen if id(h) in kept]
     return SearchResult(query, tuple(hits), context, tokens, tuple(ordered), budget_tokens)
+
+
+def _rank(store: Store, spec: ReadSpec, keyword: list[Scored], dense: list[Scored],
+          params: SearchParams) -> list[tuple[int, float, tuple[str, ...]]]:
+    lists = {"bm25": keyword, "dense": dense}
+    weights = {"bm25": params.bm25_weight, "dense": params.dense_weight}
+    if params.fusion == "rrf":
+        scores: Scores = {ref: (score, list(src)) for ref, score, src in rrf(lists, weights=weights)}
+    else:
+        scores = normalised_sum(lists, weights)
+    scores = session_boost(store, scores, weight=params.session_weight, top=params.session_top)
+    scores = neighbours(store, spec, scores, top=params.neighbour_top, width=params.neighbour_width,
+                        decay=params.neighbour_decay)
+    ranked = sorted(scores.items(), key=lambda kv: (-kv[1][0], kv[0]))
+    return [(ref, min(1.0, score), tuple(src)) for ref, (score, src) in ranked]
 
 
 def _hits(store: Store, spec: ReadSpec, fused: list[tuple[int, float, tuple[str, ...]]],

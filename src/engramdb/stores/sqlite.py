@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import json
 import sqlite3
 from collections.abc import Iterator, Sequence
@@ -189,6 +190,37 @@ class SQLiteStore:
                 [*refs, *params],
             ).fetchall()
         return {int(r[0]): record_from_row(r) for r in rows}
+
+    def adjacent(self, refs: Sequence[int], spec: ReadSpec, width: int) -> dict[int, builtins.list[tuple[int, int]]]:
+        if not refs or width <= 0:
+            return {}
+        where, params = visibility_clause(spec)
+        out: dict[int, list[tuple[int, int]]] = {}
+        with self.conn.read() as db:
+            for ref, session in self._sessions(db, refs):
+                # rowids grow in insertion order, which is conversation order within a session
+                prev = db.execute(
+                    f"SELECT m.rowid FROM memories m WHERE m.session_id = ? AND m.rowid < ? AND {where} "
+                    "ORDER BY m.rowid DESC LIMIT ?", [session, ref, *params, width]).fetchall()
+                nxt = db.execute(
+                    f"SELECT m.rowid FROM memories m WHERE m.session_id = ? AND m.rowid > ? AND {where} "
+                    "ORDER BY m.rowid LIMIT ?", [session, ref, *params, width]).fetchall()
+                out[ref] = [(int(r[0]), -(i + 1)) for i, r in enumerate(prev)] + \
+                    [(int(r[0]), i + 1) for i, r in enumerate(nxt)]
+        return out
+
+    def sessions(self, refs: Sequence[int]) -> dict[int, str]:
+        with self.conn.read() as db:
+            return dict(self._sessions(db, refs))
+
+    def _sessions(self, db: sqlite3.Connection, refs: Sequence[int]) -> builtins.list[tuple[int, str]]:
+        found: list[tuple[int, str]] = []
+        for start in range(0, len(refs), 500):
+            chunk = list(refs[start:start + 500])
+            found += [(int(r[0]), str(r[1])) for r in db.execute(
+                f"SELECT rowid, session_id FROM memories WHERE rowid IN ({','.join('?' * len(chunk))}) "
+                "AND session_id IS NOT NULL", chunk)]
+        return found
 
     def vector_for_hash(self, content_hash: str, model_id: str) -> Vector | None:
         with self.conn.read() as db:
