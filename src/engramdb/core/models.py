@@ -117,6 +117,17 @@ class MemoryRecord:
     content_hash: str = ""
     version: int = 1
 
+    @property
+    def index_text(self) -> str:
+        """What the text index and the embedder see: the speaker's name is part of
+        the key (questions name people; measured in BENCHMARKS.md)."""
+        return f"{self.speaker}: {self.content}" if self.speaker else self.content
+
+    @property
+    def index_hash(self) -> str:
+        """Equal index texts share one vector."""
+        return content_hash(self.index_text)
+
     def to_dict(self) -> JSONDict:
         return {
             "id": self.id,

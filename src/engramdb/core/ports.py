@@ -123,8 +123,9 @@ class Store(Protocol):
         """The session id of each ref that has one."""
         ...
 
-    def vector_for_hash(self, content_hash: str, model_id: str) -> Vector | None:
-        """A stored vector for identical content, so equal text is embedded once."""
+    def vector_for_hash(self, index_hash: str, model_id: str) -> Vector | None:
+        """A stored vector for an identical index text (MemoryRecord.index_hash), so equal
+        text is embedded once."""
         ...
 
     def export(self, scope: Scope | None = None) -> Iterator[dict[str, Any]]:

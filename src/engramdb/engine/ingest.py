@@ -69,6 +69,10 @@ def _optional_str(value: Any, what: str) -> str | None:
         return None
     if not isinstance(value, str) or not value.strip() or len(value) > 200:
         raise ValidationError(f"{what} must be a non-empty string of at most 200 characters")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValidationError(f"{what} is not valid UTF-8 (it holds a lone surrogate)") from None
     return value
 
 

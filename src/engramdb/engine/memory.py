@@ -182,15 +182,15 @@ class Memory:
         out = np.zeros((len(records), self.embedder.dim), dtype=np.float32)
         todo: dict[str, list[int]] = {}
         for i, rec in enumerate(records):
-            known = self.store.vector_for_hash(rec.content_hash, self.embedder.model_id)
+            known = self.store.vector_for_hash(rec.index_hash, self.embedder.model_id)
             if known is not None and known.shape[0] == self.embedder.dim:
                 out[i] = known
             else:
-                todo.setdefault(rec.content_hash, []).append(i)
+                todo.setdefault(rec.index_hash, []).append(i)
         pending = list(todo.items())
         for start in range(0, len(pending), EMBED_BATCH):
             chunk = pending[start:start + EMBED_BATCH]
-            vecs = self.embedder.embed_documents([records[idx[0]].content for _, idx in chunk])
+            vecs = self.embedder.embed_documents([records[idx[0]].index_text for _, idx in chunk])
             for (_, idx), vec in zip(chunk, vecs, strict=True):
                 out[idx] = vec
         return out

@@ -22,7 +22,7 @@ from engramdb.stores.vector_index import VectorCache, to_blob, top_k
 _INSERT = (
     "INSERT INTO memories (id, version, user_id, agent_id, session_id, kind, role, speaker, content, "
     "metadata, event_time, created_at, sys_from, sys_to, superseded_at, superseded_by, provenance, "
-    "content_hash, embed_model, embedding) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+    "content_hash, index_hash, embed_model, embedding) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
 )
 
 
@@ -222,12 +222,12 @@ class SQLiteStore:
                 "AND session_id IS NOT NULL", chunk)]
         return found
 
-    def vector_for_hash(self, content_hash: str, model_id: str) -> Vector | None:
+    def vector_for_hash(self, index_hash: str, model_id: str) -> Vector | None:
         with self.conn.read() as db:
             row = db.execute(
-                "SELECT embedding FROM memories WHERE content_hash = ? AND embed_model = ? "
+                "SELECT embedding FROM memories WHERE index_hash = ? AND embed_model = ? "
                 "AND embedding IS NOT NULL LIMIT 1",
-                (content_hash, model_id),
+                (index_hash, model_id),
             ).fetchone()
         return None if row is None else np.frombuffer(row[0], dtype=np.float32).copy()
 
@@ -261,7 +261,7 @@ class SQLiteStore:
             rec.id, rec.version, s.user_id, s.agent_id, s.session_id, rec.kind.value, rec.role, rec.speaker,
             rec.content, json.dumps(rec.metadata, ensure_ascii=False), ts(rec.event_time), ts(rec.created_at),
             ts(rec.updated_at), sys_to, ts(rec.superseded_at) if rec.superseded_at else None, rec.superseded_by,
-            json.dumps(list(rec.provenance)), rec.content_hash,
+            json.dumps(list(rec.provenance)), rec.content_hash, rec.index_hash,
             model_id if vector is not None else None, to_blob(vector) if vector is not None else None,
         ))
 

@@ -20,6 +20,7 @@ CREATE TABLE memories (
     superseded_by TEXT,
     provenance    TEXT    NOT NULL DEFAULT '[]',
     content_hash  TEXT    NOT NULL,
+    index_hash    TEXT    NOT NULL,  -- hash of MemoryRecord.index_text: equal texts share a vector
     embed_model   TEXT,
     embedding     BLOB,
     UNIQUE (id, version)
@@ -27,7 +28,7 @@ CREATE TABLE memories (
 CREATE INDEX memories_user    ON memories (user_id, sys_to);
 CREATE INDEX memories_agent   ON memories (agent_id, sys_to);
 CREATE INDEX memories_session ON memories (session_id, sys_to);
-CREATE INDEX memories_hash    ON memories (content_hash);
+CREATE INDEX memories_index_hash ON memories (index_hash, embed_model);
 CREATE INDEX memories_event   ON memories (event_time);
 
 CREATE VIRTUAL TABLE memories_fts USING fts5 (
@@ -36,15 +37,20 @@ CREATE VIRTUAL TABLE memories_fts USING fts5 (
     content_rowid = 'rowid',
     tokenize = 'porter unicode61 remove_diacritics 2'
 );
+-- The indexed text is MemoryRecord.index_text: "speaker: content" (or content).
 CREATE TRIGGER memories_ai AFTER INSERT ON memories BEGIN
-    INSERT INTO memories_fts (rowid, content) VALUES (new.rowid, new.content);
+    INSERT INTO memories_fts (rowid, content)
+    VALUES (new.rowid, coalesce(new.speaker || ': ', '') || new.content);
 END;
 CREATE TRIGGER memories_ad AFTER DELETE ON memories BEGIN
-    INSERT INTO memories_fts (memories_fts, rowid, content) VALUES ('delete', old.rowid, old.content);
+    INSERT INTO memories_fts (memories_fts, rowid, content)
+    VALUES ('delete', old.rowid, coalesce(old.speaker || ': ', '') || old.content);
 END;
-CREATE TRIGGER memories_au AFTER UPDATE OF content ON memories BEGIN
-    INSERT INTO memories_fts (memories_fts, rowid, content) VALUES ('delete', old.rowid, old.content);
-    INSERT INTO memories_fts (rowid, content) VALUES (new.rowid, new.content);
+CREATE TRIGGER memories_au AFTER UPDATE OF content, speaker ON memories BEGIN
+    INSERT INTO memories_fts (memories_fts, rowid, content)
+    VALUES ('delete', old.rowid, coalesce(old.speaker || ': ', '') || old.content);
+    INSERT INTO memories_fts (rowid, content)
+    VALUES (new.rowid, coalesce(new.speaker || ': ', '') || new.content);
 END;
 
 CREATE TABLE history (
