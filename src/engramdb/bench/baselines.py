@@ -8,9 +8,13 @@
 - ``engramdb``: :meth:`engramdb.Memory.search`, the default pipeline, called
   as a user calls it (never copied here, so its improvements show up).
 
-Baselines rank ``depth`` candidates once and pack that ranked list into each
-budget with the same ``retrieval.budget`` functions and token counter the
-pipeline uses. Methods see only the question text and its scope.
+Baselines rank ``POOL_DEPTH`` candidates once and pack that ranked list into
+each budget with the same ``retrieval.budget`` functions and token counter the
+pipeline uses (a pool deep enough to fill the largest budget with short
+turns). Ranking metrics look at the top ``RANK_DEPTH`` of every method; for
+engramdb that is ``search(k=RANK_DEPTH)``, which keeps the default candidate
+depth, so its list is exactly what a caller asking for any k <= 100 gets.
+Methods see only the question text and its scope.
 """
 
 from __future__ import annotations
@@ -29,7 +33,8 @@ from engramdb.retrieval.terms import query_terms
 
 METHODS = ("bm25", "dense", "hybrid", "engramdb", "random")
 BASELINES = ("bm25", "dense", "hybrid")  # what engramdb's ratio is taken against (random is a control)
-DEPTH = 200  # ranked hits per question; also the pool baselines pack budgets from
+POOL_DEPTH = 200  # candidates per list a baseline ranks and packs budgets from
+RANK_DEPTH = 100  # hits per question the ranking metrics see (MRR is MRR@100)
 LATENCY_BUDGET = 1000
 FETCH_CHUNK = 40
 
@@ -59,7 +64,7 @@ class Method:
 
     name = "method"
 
-    def __init__(self, mem: Memory, *, depth: int = DEPTH) -> None:
+    def __init__(self, mem: Memory, *, depth: int = POOL_DEPTH) -> None:
         self.mem = mem
         self.depth = depth
 
@@ -68,7 +73,7 @@ class Method:
 
     def retrieve(self, query: Query, budgets: Sequence[int], keep_context: int | None = None) -> Retrieval:
         hits, latency_ms = self.ranked_hits(query)
-        out = Retrieval([h.record for h in hits], latency_ms=latency_ms)
+        out = Retrieval([h.record for h in hits[:RANK_DEPTH]], latency_ms=latency_ms)
         for budget in budgets:
             text, tokens, ordered = assemble(pack(hits, budget), budget)
             out.packed[budget] = [h.record for h in ordered]
@@ -134,7 +139,7 @@ class RandomOrder(Method):
 
     name = "random"
 
-    def __init__(self, mem: Memory, *, depth: int = DEPTH, seed: int = 0) -> None:
+    def __init__(self, mem: Memory, *, depth: int = POOL_DEPTH, seed: int = 0) -> None:
         super().__init__(mem, depth=depth)
         self.seed = seed
         self._scopes: dict[str, list[MemoryRecord]] = {}
@@ -159,7 +164,7 @@ class Engram(Method):
     name = "engramdb"
 
     def retrieve(self, query: Query, budgets: Sequence[int], keep_context: int | None = None) -> Retrieval:
-        ranked = self.mem.search(query.text, user_id=query.user_id, k=self.depth)
+        ranked = self.mem.search(query.text, user_id=query.user_id, k=RANK_DEPTH)
         out = Retrieval([h.record for h in ranked.hits])
         for budget in budgets:
             t0 = time.perf_counter()
@@ -173,7 +178,7 @@ class Engram(Method):
         return out
 
 
-def make_methods(names: Sequence[str], mem: Memory, *, seed: int, depth: int = DEPTH) -> list[Method]:
+def make_methods(names: Sequence[str], mem: Memory, *, seed: int, depth: int = POOL_DEPTH) -> list[Method]:
     table: dict[str, Method] = {
         "bm25": BM25(mem, depth=depth), "dense": Dense(mem, depth=depth), "hybrid": Hybrid(mem, depth=depth),
         "engramdb": Engram(mem, depth=depth), "random": RandomOrder(mem, depth=depth, seed=seed),

@@ -141,14 +141,15 @@ def latency_summary(out: RunOutput) -> dict[str, Any]:
 
 def run_info(config: RunConfig, out: RunOutput, data_path: Path, started: float) -> dict[str, Any]:
     """The configuration block of the output JSON."""
-    from engramdb.bench.baselines import DEPTH, LATENCY_BUDGET
+    from engramdb.bench.baselines import LATENCY_BUDGET, POOL_DEPTH, RANK_DEPTH
     from engramdb.retrieval.search import SearchParams
 
     return {
         "data": str(data_path), "methods": list(config.methods), "budgets": list(config.budgets),
         "seed": config.seed, "limit": config.limit, "embedder": out.embedder_id,
         "embedder_spec": config.embedder or "local", "embedding_cache": out.cache or None,
-        "tokenizer": TOKENIZER_NAME, "rank_depth": DEPTH, "latency_budget": LATENCY_BUDGET,
+        "tokenizer": TOKENIZER_NAME, "rank_depth": RANK_DEPTH, "baseline_pool_depth": POOL_DEPTH,
+        "latency_budget": LATENCY_BUDGET,
         "engramdb_search_params": {"candidates": SearchParams().candidates},
         "machine": machine(), "versions": _versions(), "git_dirty": _git_dirty(),
         "timing_s": {"ingest": round(out.ingest_s, 2), "search": round(out.search_s, 2),

@@ -131,3 +131,17 @@ def _answer_setup(base_url: str | None, model: str | None, judge_model: str | No
     reader = OpenAIChat(OpenAIChatOptions.build(base_url=base_url, model=model))
     judge = OpenAIChat(OpenAIChatOptions.build(base_url=base_url, model=judge_model or model))
     return AnswerSetup(reader, judge, runs=runs, budget=budget, methods=tuple(parse_methods(methods)))
+
+
+@bench.command()
+@click.argument("locomo", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+                default=DEFAULT_DATA / "locomo" / "locomo_dev.json")
+@click.option("--embedder", envvar="ENGRAM_EMBEDDER", default=None)
+@click.option("--limit", type=click.IntRange(1), default=None, help="Only the first N conversations.")
+@click.option("--no-tune", is_flag=True, help="Skip the cross-validated grid search.")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("bench-out"))
+def ablation(locomo: Path, embedder: str | None, limit: int | None, no_tune: bool, out_dir: Path) -> None:
+    """Each retrieval technique on/off, and leave-one-conversation-out tuning (LoCoMo)."""
+    from engramdb.bench.ablation import run_ablation
+
+    run_ablation(locomo, out_dir=out_dir, embedder_spec=embedder, limit=limit, tune=not no_tune)
