@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Any
 
 from click.testing import CliRunner
 
@@ -37,3 +39,29 @@ def test_help_lists_the_flags() -> None:
     for flag in ("--limit", "--methods", "--out", "--seed", "--embedder", "--no-cache", "--answer-with",
                  "--answer-model", "--runs"):
         assert flag in out
+
+
+def test_answer_mode_through_an_openai_compatible_endpoint(locomo_path: Path, server: tuple[Any, str],
+                                                           tmp_path: Path) -> None:
+    state, url = server
+
+    def respond(request: dict[str, Any]) -> dict[str, Any]:
+        judging = request.get("response_format") == {"type": "json_object"}
+        text = '{"label": "CORRECT"}' if judging else "Paris"
+        return {"choices": [{"message": {"content": text}}]}
+
+    state.respond = respond
+    res = CliRunner().invoke(cli, [
+        "bench", "locomo", str(locomo_path), "--limit", "1", "--methods", "bm25,engramdb", "--embedder", "hash",
+        "--no-cache", "--out", str(tmp_path), "--answer-with", url, "--answer-model", "reader-x",
+        "--judge-model", "judge-y", "--runs", "2", "--answer-budget", "250"], catch_exceptions=False)
+    assert res.exit_code == 0, res.output
+    answers = json.loads((tmp_path / "locomo.json").read_text())["answers"]
+    assert answers["reader"] == "openai:reader-x" and answers["judge"] == "openai:judge-y"
+    ours = answers["methods"]["engramdb"]
+    assert ours["accuracy"]["overall"] == {"n": 152, "accuracy_mean": 1.0, "accuracy_std": 0.0,
+                                           "per_run": [1.0, 1.0]}
+    assert 0 < ours["context_tokens_mean"] <= 250
+    assert {r["model"] for r in state.requests} == {"reader-x", "judge-y"}
+    assert len(state.requests) == 2 * 2 * 152
+    assert "answer accuracy" in res.output

@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import threading
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
@@ -16,47 +12,12 @@ from engramdb.llms.openai import OpenAIChat, OpenAIChatOptions
 from engramdb.llms.scripted import ScriptedLLM
 
 
-class Server:
-    def __init__(self) -> None:
-        self.replies: list[tuple[int, Any]] = []
-        self.requests: list[dict[str, Any]] = []
-        self.headers: list[dict[str, str]] = []
-
-
-@pytest.fixture
-def server() -> Iterator[tuple[Server, str]]:
-    state = Server()
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            body = self.rfile.read(int(self.headers["Content-Length"]))
-            state.requests.append(json.loads(body))
-            state.headers.append(dict(self.headers))
-            status, payload = state.replies.pop(0)
-            data = payload.encode() if isinstance(payload, str) else json.dumps(payload).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield state, f"http://127.0.0.1:{httpd.server_address[1]}/v1"
-    httpd.shutdown()
-    httpd.server_close()
-
-
 def _ok(text: str) -> dict[str, Any]:
     return {"choices": [{"message": {"role": "assistant", "content": text}}],
             "usage": {"prompt_tokens": 11, "completion_tokens": 3}}
 
 
-def test_chat_completion(server: tuple[Server, str]) -> None:
+def test_chat_completion(server: tuple[Any, str]) -> None:
     state, url = server
     state.replies.append((200, _ok('{"label": "CORRECT"}')))
     llm = OpenAIChat(OpenAIChatOptions.build(base_url=url, model="m1", api_key="k"))
@@ -68,7 +29,7 @@ def test_chat_completion(server: tuple[Server, str]) -> None:
     assert llm.model_id == "openai:m1"
 
 
-def test_retries_server_errors_then_fails_cleanly(server: tuple[Server, str]) -> None:
+def test_retries_server_errors_then_fails_cleanly(server: tuple[Any, str]) -> None:
     state, url = server
     slept: list[float] = []
     llm = OpenAIChat(OpenAIChatOptions.build(base_url=url, model="m", api_key="k"), sleep=slept.append)

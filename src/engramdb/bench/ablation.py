@@ -33,6 +33,7 @@ BUDGET = 1000
 DEFAULT = SearchParams()
 VARIANTS: dict[str, SearchParams] = {
     "engramdb (all on)": DEFAULT,
+    "- speaker focus": replace(DEFAULT, speaker_weight=0.0),
     "- session boost": replace(DEFAULT, session_weight=0.0),
     "- neighbours": replace(DEFAULT, neighbour_top=0),
     "- session boost - neighbours": replace(DEFAULT, session_weight=0.0, neighbour_top=0),
@@ -41,7 +42,8 @@ VARIANTS: dict[str, SearchParams] = {
     "bm25 only (+ expansions)": replace(DEFAULT, dense_weight=0.0),
     "dense only (+ expansions)": replace(DEFAULT, bm25_weight=0.0),
 }
-GRID = {"dense_weight": (0.2, 0.3, 0.5), "session_weight": (0.0, 0.2, 0.3, 0.5), "neighbour_decay": (0.7, 0.85)}
+GRID = {"dense_weight": (0.3, 0.5), "speaker_weight": (0.5, 1.0), "session_weight": (0.2, 0.3, 0.5),
+        "neighbour_decay": (0.7, 0.85)}
 
 
 @dataclass

@@ -12,7 +12,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -150,7 +150,7 @@ def run_info(config: RunConfig, out: RunOutput, data_path: Path, started: float)
         "embedder_spec": config.embedder or "local", "embedding_cache": out.cache or None,
         "tokenizer": TOKENIZER_NAME, "rank_depth": RANK_DEPTH, "baseline_pool_depth": POOL_DEPTH,
         "latency_budget": LATENCY_BUDGET,
-        "engramdb_search_params": {"candidates": SearchParams().candidates},
+        "engramdb_search_params": asdict(SearchParams()),
         "machine": machine(), "versions": _versions(), "git_dirty": _git_dirty(),
         "timing_s": {"ingest": round(out.ingest_s, 2), "search": round(out.search_s, 2),
                      "total": round(time.perf_counter() - started, 2)},

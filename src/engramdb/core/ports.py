@@ -61,6 +61,14 @@ class Scored:
 ScoredList = list[Scored]
 
 
+@dataclass(frozen=True, slots=True)
+class Facets:
+    """The few fields query-time expansions group candidates by."""
+
+    session_id: str | None
+    speaker: str | None
+
+
 class Store(Protocol):
     """Durable memory storage. Every write is one transaction; reads are scoped."""
 
@@ -119,8 +127,8 @@ class Store(Protocol):
         (offset -1, -2, ...) and after (+1, +2, ...) it in the same session."""
         ...
 
-    def sessions(self, refs: Sequence[int]) -> dict[int, str]:
-        """The session id of each ref that has one."""
+    def facets(self, refs: Sequence[int]) -> dict[int, Facets]:
+        """Session id and speaker of each ref, without fetching whole records."""
         ...
 
     def vector_for_hash(self, index_hash: str, model_id: str) -> Vector | None:

@@ -3,7 +3,7 @@
 The context groups memories under one header per (session, time) so the
 date is paid for once per group instead of once per line:
 
-    [2023-05-08 (Mon) 13:56 | session_1]
+    [2023-05-08 (Mon) 13:56]
     Caroline: I went to a LGBTQ support group yesterday.
     Melanie: (fact) Melanie paints sunsets.
 
@@ -28,8 +28,9 @@ def group_key(record: MemoryRecord) -> GroupKey:
 
 
 def header(key: GroupKey) -> str:
-    session, when = key
-    return f"[{when} | {session}]" if session else f"[{when}]"
+    # the session id is left out: the date is what an agent reasons with, and every
+    # token spent on ids is one fewer for memories
+    return f"[{key[1]}]"
 
 
 def render_line(record: MemoryRecord) -> str:

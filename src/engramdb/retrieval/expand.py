@@ -1,38 +1,72 @@
 """Query-time expansions over fused candidates (no index changes, so fully incremental).
 
+- Speaker focus: when a question names exactly one of the people whose words
+  are among the candidates ("What does Melanie do to destress?"), that
+  person's own statements are preferred over what others said about them.
 - Session boost (coarse-to-fine, as in HCAM): a memory's score grows with the
   total score its session collected among the top candidates. Answers tend
   to cluster in the one or two sessions a question is about.
 - Temporal contiguity (as in EM-LLM): the turns right before and after a
   strong hit come along with a decayed score, because a question and its
   answer, or a statement and its elaboration, sit in adjacent turns.
+
+Scores stay in [0, 1]: each step rescales what it adds.
 """
 
 from __future__ import annotations
 
-from engramdb.core.ports import ReadSpec, Store
+import re
+
+from engramdb.core.ports import Facets, ReadSpec, Store
 
 Scores = dict[int, tuple[float, list[str]]]
+_WORD = re.compile(r"[^\W_]+", re.UNICODE)
 
 
-def session_boost(store: Store, scores: Scores, *, weight: float, top: int) -> Scores:
+def _ranked(scores: Scores, top: int) -> list[tuple[int, tuple[float, list[str]]]]:
+    return sorted(scores.items(), key=lambda kv: (-kv[1][0], kv[0]))[:top]
+
+
+def named_speaker(query: str, facets: dict[int, Facets]) -> str | None:
+    """The one candidate speaker whose whole name appears in the query, if exactly one does."""
+    words = {w.lower() for w in _WORD.findall(query)}
+    speakers = {f.speaker for f in facets.values() if f.speaker}
+    named = {s for s in speakers if (parts := _WORD.findall(s.lower())) and all(p in words for p in parts)}
+    return named.pop() if len(named) == 1 else None
+
+
+def speaker_focus(query: str, scores: Scores, facets: dict[int, Facets], *, weight: float) -> Scores:
+    """Scale others' memories by 1 / (1 + weight) when the query names one speaker."""
+    if weight <= 0 or not scores:
+        return scores
+    speaker = named_speaker(query, facets)
+    if speaker is None:
+        return scores
+    out: Scores = {}
+    for ref, (score, sources) in scores.items():
+        mine = ref in facets and facets[ref].speaker == speaker
+        out[ref] = (score if mine else score / (1 + weight), sources)
+    return out
+
+
+def session_boost(scores: Scores, facets: dict[int, Facets], *, weight: float, top: int) -> Scores:
     """score' = (score + weight * session_mass / best_session_mass * best_score) / (1 + weight)."""
     if weight <= 0 or not scores:
         return scores
-    ranked = sorted(scores.items(), key=lambda kv: (-kv[1][0], kv[0]))[:top]
-    sessions = store.sessions([ref for ref, _ in ranked])
+    ranked = _ranked(scores, top)
     mass: dict[str, float] = {}
     for ref, (score, _) in ranked:
-        if ref in sessions:
-            mass[sessions[ref]] = mass.get(sessions[ref], 0.0) + score
+        session = facets[ref].session_id if ref in facets else None
+        if session is not None:
+            mass[session] = mass.get(session, 0.0) + score
     if not mass:
         return scores
     best_mass = max(mass.values())
     best = ranked[0][1][0]
-    all_sessions = store.sessions(list(scores))
     out: Scores = {}
     for ref, (score, sources) in scores.items():
-        bonus = mass.get(all_sessions.get(ref, ""), 0.0) / best_mass * best
+        session = facets[ref].session_id if ref in facets else None
+        bonus = mass.get(session, 0.0) / best_mass * best if session is not None else 0.0
         out[ref] = ((score + weight * bonus) / (1 + weight), sources)
     return out
 
@@ -41,7 +75,7 @@ def neighbours(store: Store, spec: ReadSpec, scores: Scores, *, top: int, width:
     """Add the ±``width`` session neighbours of the ``top`` hits at score * decay^distance."""
     if top <= 0 or width <= 0 or decay <= 0 or not scores:
         return scores
-    ranked = sorted(scores.items(), key=lambda kv: (-kv[1][0], kv[0]))[:top]
+    ranked = _ranked(scores, top)
     adjacent = store.adjacent([ref for ref, _ in ranked], spec, width)
     out = dict(scores)
     for ref, (score, _) in ranked:

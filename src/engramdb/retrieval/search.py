@@ -14,7 +14,7 @@ from engramdb.core.errors import ValidationError
 from engramdb.core.models import Hit, SearchResult
 from engramdb.core.ports import Embedder, ReadSpec, Scored, Store
 from engramdb.retrieval.budget import assemble, line_tokens, pack
-from engramdb.retrieval.expand import Scores, neighbours, session_boost
+from engramdb.retrieval.expand import Scores, neighbours, session_boost, speaker_focus
 from engramdb.retrieval.fusion import normalised_sum, rrf
 from engramdb.retrieval.terms import query_terms
 
@@ -31,6 +31,7 @@ class SearchParams:
     fusion: str = "score"  # "score" (normalised weighted sum) or "rrf"
     bm25_weight: float = 1.0
     dense_weight: float = 0.3
+    speaker_weight: float = 1.0  # 0 turns the speaker focus off
     session_weight: float = 0.3  # 0 turns the session boost off
     session_top: int = 30  # candidates whose scores make up a session's mass
     neighbour_top: int = 10  # hits whose neighbours come along (0 = off)
@@ -54,7 +55,7 @@ def search(
     limit = max(params.candidates, k or 0)
     keyword = store.text_search(spec, query_terms(query), limit)
     dense = store.vector_search(spec, embedder.embed_query(query), embedder.model_id, limit)
-    fused = _rank(store, spec, keyword, dense, params)
+    fused = _rank(store, spec, query, keyword, dense, params)
     if k is not None:
         fused = fused[:k]
     pool = _hits(store, spec, fused, budget_tokens)
@@ -65,7 +66,7 @@ def search(
     return SearchResult(query, tuple(hits), context, tokens, tuple(ordered), budget_tokens)
 
 
-def _rank(store: Store, spec: ReadSpec, keyword: list[Scored], dense: list[Scored],
+def _rank(store: Store, spec: ReadSpec, query: str, keyword: list[Scored], dense: list[Scored],
           params: SearchParams) -> list[tuple[int, float, tuple[str, ...]]]:
     lists = {"bm25": keyword, "dense": dense}
     weights = {"bm25": params.bm25_weight, "dense": params.dense_weight}
@@ -73,9 +74,13 @@ def _rank(store: Store, spec: ReadSpec, keyword: list[Scored], dense: list[Score
         scores: Scores = {ref: (score, list(src)) for ref, score, src in rrf(lists, weights=weights)}
     else:
         scores = normalised_sum(lists, weights)
-    scores = session_boost(store, scores, weight=params.session_weight, top=params.session_top)
+    facets = store.facets(list(scores)) if params.session_weight > 0 or params.speaker_weight > 0 else {}
+    scores = session_boost(scores, facets, weight=params.session_weight, top=params.session_top)
     scores = neighbours(store, spec, scores, top=params.neighbour_top, width=params.neighbour_width,
                         decay=params.neighbour_decay)
+    if params.speaker_weight > 0:
+        facets.update(store.facets([ref for ref in scores if ref not in facets]))
+        scores = speaker_focus(query, scores, facets, weight=params.speaker_weight)
     ranked = sorted(scores.items(), key=lambda kv: (-kv[1][0], kv[0]))
     return [(ref, min(1.0, score), tuple(src)) for ref, (score, src) in ranked]
 

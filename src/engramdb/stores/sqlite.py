@@ -14,7 +14,7 @@ import numpy as np
 from engramdb.core.errors import ConflictError, NotFoundError, StoreError
 from engramdb.core.ids import new_id
 from engramdb.core.models import Action, Events, HistoryEvent, MemoryRecord, Records, Scope, utcnow
-from engramdb.core.ports import Matrix, ReadSpec, Scored, ScoredList, Vector
+from engramdb.core.ports import Facets, Matrix, ReadSpec, Scored, ScoredList, Vector
 from engramdb.stores.sqlite_conn import Connection
 from engramdb.stores.sqlite_sql import COLUMNS, dt, record_from_row, scope_clause, ts, visibility_clause
 from engramdb.stores.vector_index import VectorCache, to_blob, top_k
@@ -209,9 +209,17 @@ class SQLiteStore:
                     [(int(r[0]), i + 1) for i, r in enumerate(nxt)]
         return out
 
-    def sessions(self, refs: Sequence[int]) -> dict[int, str]:
+    def facets(self, refs: Sequence[int]) -> dict[int, Facets]:
+        out: dict[int, Facets] = {}
         with self.conn.read() as db:
-            return dict(self._sessions(db, refs))
+            for start in range(0, len(refs), 500):
+                chunk = list(refs[start:start + 500])
+                for rowid, session, speaker in db.execute(
+                    f"SELECT rowid, session_id, speaker FROM memories WHERE rowid IN ({','.join('?' * len(chunk))})",
+                    chunk,
+                ):
+                    out[int(rowid)] = Facets(session, speaker)
+        return out
 
     def _sessions(self, db: sqlite3.Connection, refs: Sequence[int]) -> builtins.list[tuple[int, str]]:
         found: list[tuple[int, str]] = []
