@@ -17,7 +17,7 @@ MAX_CONTENT_BYTES = 1_000_000
 MAX_METADATA_BYTES = 64_000
 
 Message = Mapping[str, Any]
-AddInput = str | bytes | Message | Sequence[Message]
+AddInput = str | bytes | Message | Sequence[Message | str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,11 +83,13 @@ def drafts_from(data: AddInput, *, role: str | None, speaker: str | None) -> lis
     if isinstance(data, Mapping):
         data = [data]
     if not isinstance(data, Sequence) or not data:
-        raise ValidationError("add() takes a text, a message dict, or a non-empty list of message dicts")
+        raise ValidationError("add() takes a text, a message dict, or a non-empty list of texts or message dicts")
     drafts = []
     for i, msg in enumerate(data):
+        if isinstance(msg, (str, bytes)):
+            msg = {"content": msg}
         if not isinstance(msg, Mapping):
-            raise ValidationError(f"message {i} is not an object")
+            raise ValidationError(f"message {i} is neither a text nor an object")
         when = msg.get("timestamp") or msg.get("time") or msg.get("created_at")
         drafts.append(Draft(
             content=clean_text(msg.get("content"), f"message {i} content"),
