@@ -154,5 +154,6 @@ def _print(payload: dict[str, Any]) -> None:
         table.add_row(name, *[f"{summary.get(m, 0):.3f}" for m in metrics])
     if "cross_validation" in payload:
         cv = payload["cross_validation"]
-        table.add_row("tuned, leave-one-conversation-out", *[f"{cv['held_out'].get(m, 0):.3f}" for m in metrics])
+        cells = [f"{cv['held_out'][m]:.3f}" if m in cv["held_out"] else "–" for m in metrics]
+        table.add_row("tuned, leave-one-conversation-out", *cells)
     Console().print(table)
