@@ -34,6 +34,7 @@ DEFAULT = SearchParams()
 VARIANTS: dict[str, SearchParams] = {
     "engramdb (all on)": DEFAULT,
     "- speaker focus": replace(DEFAULT, speaker_weight=0.0),
+    "- time focus": replace(DEFAULT, time_weight=0.0),
     "- session boost": replace(DEFAULT, session_weight=0.0),
     "- neighbours": replace(DEFAULT, neighbour_top=0),
     "- session boost - neighbours": replace(DEFAULT, session_weight=0.0, neighbour_top=0),

@@ -22,7 +22,7 @@ from engramdb.bench.baselines import Query
 from engramdb.bench.evidence import EvidenceIssues, resolve_evidence
 from engramdb.bench.metrics import item_metrics
 from engramdb.bench.report import finish
-from engramdb.bench.runner import RunConfig, RunOutput, fresh_memory, latency_summary, run, run_info
+from engramdb.bench.runner import RunConfig, RunOutput, fresh_memory, latency_summary, run, run_info, snapshot
 from engramdb.bench.scoring import Group, summarize
 from engramdb.core.models import MemoryRecord
 from engramdb.formats.base import Batch, load_json
@@ -126,13 +126,14 @@ def question_lines(golds: list[Gold], out: RunOutput, rows: dict[str, list[dict[
 
 def run_locomo(path: Path, config: RunConfig, answer: AnswerSetup | None = None) -> dict[str, Any]:
     started = time.perf_counter()
+    at_start = snapshot()
     loaded = load(path, config.limit)
     with fresh_memory(config) as mem:
         out = run(config, mem, loaded.batches, loaded.queries, key_of)
     rows = score(loaded.golds, out)
     result: dict[str, Any] = {
         "benchmark": "locomo",
-        "config": run_info(config, out, path, started),
+        "config": run_info(config, out, path, started, at_start),
         "data": loaded.info,
         "evidence": loaded.issues.as_dict(),
         "groups": summarize(groups(loaded.golds), rows, out.results),

@@ -27,7 +27,7 @@ from engramdb.bench.baselines import Query
 from engramdb.bench.evidence import longmemeval_gold, session_of, turn_key
 from engramdb.bench.metrics import dedupe, item_metrics, session_metrics
 from engramdb.bench.report import finish
-from engramdb.bench.runner import RunConfig, RunOutput, fresh_memory, latency_summary, run, run_info
+from engramdb.bench.runner import RunConfig, RunOutput, fresh_memory, latency_summary, run, run_info, snapshot
 from engramdb.bench.scoring import Group, summarize
 from engramdb.core.errors import ImportFormatError
 from engramdb.core.models import MemoryRecord
@@ -117,13 +117,14 @@ def question_lines(golds: list[Gold], out: RunOutput, rows: dict[str, list[dict[
 
 def run_longmemeval(path: Path, config: RunConfig) -> dict[str, Any]:
     started = time.perf_counter()
+    at_start = snapshot()
     batches, queries, golds, info = load(path, config.limit)
     with fresh_memory(config) as mem:
         out = run(config, mem, batches, queries, key_of)
     rows = score(golds, out)
     result: dict[str, Any] = {
         "benchmark": "longmemeval",
-        "config": run_info(config, out, path, started),
+        "config": run_info(config, out, path, started, at_start),
         "data": info,
         "groups": summarize(groups(golds), rows, out.results),
         "latency": latency_summary(out),

@@ -139,7 +139,14 @@ def latency_summary(out: RunOutput) -> dict[str, Any]:
     return summary
 
 
-def run_info(config: RunConfig, out: RunOutput, data_path: Path, started: float) -> dict[str, Any]:
+def snapshot() -> dict[str, Any]:
+    """Machine, versions and git state, taken when a run starts (a commit landing mid-run must not
+    be credited with numbers it did not produce)."""
+    return {"machine": machine(), "versions": _versions(), "git_dirty": _git_dirty()}
+
+
+def run_info(config: RunConfig, out: RunOutput, data_path: Path, started: float,
+             at_start: dict[str, Any]) -> dict[str, Any]:
     """The configuration block of the output JSON."""
     from engramdb.bench.baselines import LATENCY_BUDGET, POOL_DEPTH, RANK_DEPTH
     from engramdb.retrieval.search import SearchParams
@@ -151,7 +158,7 @@ def run_info(config: RunConfig, out: RunOutput, data_path: Path, started: float)
         "tokenizer": TOKENIZER_NAME, "rank_depth": RANK_DEPTH, "baseline_pool_depth": POOL_DEPTH,
         "latency_budget": LATENCY_BUDGET,
         "engramdb_search_params": asdict(SearchParams()),
-        "machine": machine(), "versions": _versions(), "git_dirty": _git_dirty(),
+        **at_start,
         "timing_s": {"ingest": round(out.ingest_s, 2), "search": round(out.search_s, 2),
                      "total": round(time.perf_counter() - started, 2)},
         "records": out.records,

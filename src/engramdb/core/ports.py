@@ -67,6 +67,7 @@ class Facets:
 
     session_id: str | None
     speaker: str | None
+    event_time: datetime
 
 
 class Store(Protocol):

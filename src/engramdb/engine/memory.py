@@ -118,11 +118,16 @@ class Memory:
     def search(self, query: str, *, user_id: str | None = None, agent_id: str | None = None,
                session_id: str | None = None, k: int | None = None, budget_tokens: int | None = None,
                filters: dict[str, Any] | None = None, kinds: Sequence[Kind | str] | None = None,
-               as_of: TimeLike | None = None) -> SearchResult:
-        """Ranked memories for ``query`` and the packed context that fits ``budget_tokens``."""
+               as_of: TimeLike | None = None, now: TimeLike | None = None) -> SearchResult:
+        """Ranked memories for ``query`` and the packed context that fits ``budget_tokens``.
+
+        ``as_of`` reads memory as it was at that time; ``now`` is the moment the
+        question is asked, which anchors "last week" or "3 days ago" (default:
+        ``as_of``, else the current time).
+        """
         spec = self._spec(user_id, agent_id, session_id, filters, kinds, as_of)
         return run_search(self.store, self.embedder, query, spec, k=k, budget_tokens=budget_tokens,
-                          params=self.search_params)
+                          params=self.search_params, now=parse_datetime(now) if now is not None else None)
 
     def get(self, memory_id: str, *, user_id: str | None = None, agent_id: str | None = None,
             session_id: str | None = None) -> MemoryRecord:

@@ -9,6 +9,7 @@ index, so adding a turn never re-indexes anything.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from engramdb.core.errors import ValidationError
 from engramdb.core.models import Hit, SearchResult
@@ -16,6 +17,7 @@ from engramdb.core.ports import Embedder, ReadSpec, Scored, Store
 from engramdb.retrieval.budget import assemble, line_tokens, pack
 from engramdb.retrieval.expand import Scores, neighbours, session_boost, speaker_focus
 from engramdb.retrieval.fusion import normalised_sum, rrf
+from engramdb.retrieval.temporal import Window, parse_window, time_focus
 from engramdb.retrieval.terms import query_terms
 
 DEFAULT_K = 10
@@ -31,8 +33,9 @@ class SearchParams:
     fusion: str = "score"  # "score" (normalised weighted sum) or "rrf"
     bm25_weight: float = 1.0
     dense_weight: float = 0.3
-    speaker_weight: float = 1.0  # 0 turns the speaker focus off
-    session_weight: float = 0.3  # 0 turns the session boost off
+    speaker_weight: float = 0.5  # 0 turns the speaker focus off
+    time_weight: float = 0.5  # 0 turns the time focus off
+    session_weight: float = 0.2  # 0 turns the session boost off
     session_top: int = 30  # candidates whose scores make up a session's mass
     neighbour_top: int = 10  # hits whose neighbours come along (0 = off)
     neighbour_width: int = 2
@@ -48,14 +51,17 @@ def search(
     k: int | None = None,
     budget_tokens: int | None = None,
     params: SearchParams = SearchParams(),
+    now: datetime | None = None,
 ) -> SearchResult:
+    """``now`` anchors relative time in the query ("last week"); default: the current time."""
     _check(query, k, budget_tokens)
     if k is None and budget_tokens is None:
         k = DEFAULT_K
     limit = max(params.candidates, k or 0)
     keyword = store.text_search(spec, query_terms(query), limit)
     dense = store.vector_search(spec, embedder.embed_query(query), embedder.model_id, limit)
-    fused = _rank(store, spec, query, keyword, dense, params)
+    window = parse_window(query, now or spec.as_of or datetime.now(UTC)) if params.time_weight > 0 else None
+    fused = _rank(store, spec, query, window, keyword, dense, params)
     if k is not None:
         fused = fused[:k]
     pool = _hits(store, spec, fused, budget_tokens)
@@ -66,21 +72,23 @@ def search(
     return SearchResult(query, tuple(hits), context, tokens, tuple(ordered), budget_tokens)
 
 
-def _rank(store: Store, spec: ReadSpec, query: str, keyword: list[Scored], dense: list[Scored],
-          params: SearchParams) -> list[tuple[int, float, tuple[str, ...]]]:
+def _rank(store: Store, spec: ReadSpec, query: str, window: Window | None, keyword: list[Scored],
+          dense: list[Scored], params: SearchParams) -> list[tuple[int, float, tuple[str, ...]]]:
     lists = {"bm25": keyword, "dense": dense}
     weights = {"bm25": params.bm25_weight, "dense": params.dense_weight}
     if params.fusion == "rrf":
         scores: Scores = {ref: (score, list(src)) for ref, score, src in rrf(lists, weights=weights)}
     else:
         scores = normalised_sum(lists, weights)
-    facets = store.facets(list(scores)) if params.session_weight > 0 or params.speaker_weight > 0 else {}
+    needs_facets = params.session_weight > 0 or params.speaker_weight > 0 or window is not None
+    facets = store.facets(list(scores)) if needs_facets else {}
     scores = session_boost(scores, facets, weight=params.session_weight, top=params.session_top)
     scores = neighbours(store, spec, scores, top=params.neighbour_top, width=params.neighbour_width,
                         decay=params.neighbour_decay)
-    if params.speaker_weight > 0:
+    if needs_facets:
         facets.update(store.facets([ref for ref in scores if ref not in facets]))
         scores = speaker_focus(query, scores, facets, weight=params.speaker_weight)
+        scores = time_focus(window, scores, {r: f.event_time for r, f in facets.items()}, weight=params.time_weight)
     ranked = sorted(scores.items(), key=lambda kv: (-kv[1][0], kv[0]))
     return [(ref, min(1.0, score), tuple(src)) for ref, (score, src) in ranked]
 

@@ -6,6 +6,7 @@ import builtins
 import json
 import sqlite3
 from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -214,11 +215,11 @@ class SQLiteStore:
         with self.conn.read() as db:
             for start in range(0, len(refs), 500):
                 chunk = list(refs[start:start + 500])
-                for rowid, session, speaker in db.execute(
-                    f"SELECT rowid, session_id, speaker FROM memories WHERE rowid IN ({','.join('?' * len(chunk))})",
-                    chunk,
+                for rowid, session, speaker, when in db.execute(
+                    "SELECT rowid, session_id, speaker, event_time FROM memories "
+                    f"WHERE rowid IN ({','.join('?' * len(chunk))})", chunk,
                 ):
-                    out[int(rowid)] = Facets(session, speaker)
+                    out[int(rowid)] = Facets(session, speaker, datetime.fromtimestamp(when, tz=UTC))
         return out
 
     def _sessions(self, db: sqlite3.Connection, refs: Sequence[int]) -> builtins.list[tuple[int, str]]:

@@ -1,0 +1,42 @@
+"""Query-time expansions: speaker focus, session boost (neighbours are covered in test_search_pipeline)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from engramdb.core.ports import Facets
+from engramdb.retrieval.expand import named_speaker, session_boost, speaker_focus
+
+T = datetime(2023, 1, 1, tzinfo=UTC)
+
+
+def facets(**speakers: tuple[str, str]) -> dict[int, Facets]:
+    return {int(k[1:]): Facets(session, speaker, T) for k, (session, speaker) in speakers.items()}
+
+
+def test_named_speaker_needs_exactly_one_whole_name() -> None:
+    f = facets(r1=("s1", "Caroline"), r2=("s1", "Melanie"), r3=("s2", "Jon Snow"))
+    assert named_speaker("What does Melanie do to destress?", f) == "Melanie"
+    assert named_speaker("How did Caroline help Melanie?", f) is None
+    assert named_speaker("What did Jon say?", f) is None
+    assert named_speaker("what did jon snow say", f) == "Jon Snow"
+    assert named_speaker("Carol ine", f) is None
+
+
+def test_speaker_focus_scales_others() -> None:
+    f = facets(r1=("s1", "Caroline"), r2=("s1", "Melanie"))
+    scores = {1: (0.8, ["bm25"]), 2: (0.6, ["bm25"])}
+    out = speaker_focus("What does Melanie like?", scores, f, weight=1.0)
+    assert out[2][0] == 0.6 and out[1][0] == pytest.approx(0.4)
+    assert speaker_focus("What do they like?", scores, f, weight=1.0) == scores
+
+
+def test_session_boost_lifts_the_dense_session_and_stays_in_range() -> None:
+    f = facets(r1=("a", None), r2=("a", None), r3=("b", None))
+    scores = {1: (0.5, []), 2: (0.5, []), 3: (0.6, [])}
+    out = session_boost(scores, f, weight=1.0, top=3)
+    assert out[1][0] > out[3][0]  # session a collected 1.0, b only 0.6
+    assert all(0.0 <= s <= 1.0 for s, _ in out.values())
+    assert session_boost(scores, f, weight=0.0, top=3) == scores
