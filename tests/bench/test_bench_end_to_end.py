@@ -39,6 +39,8 @@ def test_locomo_one_conversation(locomo_path: Path, tmp_path: Path) -> None:
     saved = json.loads((out / "locomo.json").read_text())
     assert (out / "locomo_recall_vs_budget.png").read_bytes()[:8] == PNG
     assert len((out / "locomo_questions.jsonl").read_text().splitlines()) == 199
+    summary = (out / "locomo.md").read_text()
+    assert "| recall ≤1000 tok |" in summary and "| 5 adversarial | 47/47 |" in summary
     assert saved["config"]["embedder"] == "hash-256" and saved["config"]["machine"]["cpus"]
     assert saved["config"]["methods"] == list(METHODS)
 

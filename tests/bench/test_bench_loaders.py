@@ -15,7 +15,9 @@ def test_locomo_loader(locomo_path: Path) -> None:
     assert loaded.info["conversations"] == 5 and loaded.info["turns"] == 2760
     assert len(loaded.queries) == len(loaded.golds) == 999  # no question dropped
     assert loaded.info["questions_by_category"] == {"1": 142, "2": 156, "3": 46, "4": 418, "5": 237}
-    assert [f.name for f in dataclasses.fields(Query)] == ["qid", "text", "user_id"]
+    assert [f.name for f in dataclasses.fields(Query)] == ["qid", "text", "user_id", "now"]  # no gold
+    # asked when the conversation is over: the latest session date of its conversation
+    assert loaded.queries[0].now == "2023-10-22T09:55:00+00:00" == loaded.info["asked_at"]["conv-26"]
     ev = loaded.issues.as_dict()
     assert (ev["empty_lists"], ev["split"], ev["reformatted"], ev["missing"], ev["unparseable"]) == (2, 1, 1, 1, 1)
     assert ev["no_evidence"] == 2
@@ -43,6 +45,7 @@ def test_longmemeval_loader(longmemeval_path: Path) -> None:
     batches, queries, golds, info = longmemeval.load(longmemeval_path, 3)
     assert len(queries) == len(golds) == 3 and info["questions"] == 3
     assert all(q.user_id == q.qid for q in queries)
+    assert [q.now for q in queries] == [g.question_date for g in golds]
     assert all(g.sessions and g.turns for g in golds)
     assert {b.user_id for b in batches} == {q.qid for q in queries}
     for g in golds:  # every evidence turn was ingested with its (session, turn) key

@@ -41,11 +41,13 @@ FETCH_CHUNK = 40
 
 @dataclass(frozen=True, slots=True)
 class Query:
-    """Everything a method may know about a question."""
+    """Everything a method may know about a question: its text, its scope and when it is asked
+    (``now`` anchors "last week"; only the engramdb pipeline uses it)."""
 
     qid: str
     text: str
     user_id: str
+    now: str | None = None
 
 
 @dataclass
@@ -164,11 +166,11 @@ class Engram(Method):
     name = "engramdb"
 
     def retrieve(self, query: Query, budgets: Sequence[int], keep_context: int | None = None) -> Retrieval:
-        ranked = self.mem.search(query.text, user_id=query.user_id, k=RANK_DEPTH)
+        ranked = self.mem.search(query.text, user_id=query.user_id, k=RANK_DEPTH, now=query.now)
         out = Retrieval([h.record for h in ranked.hits])
         for budget in budgets:
             t0 = time.perf_counter()
-            result = self.mem.search(query.text, user_id=query.user_id, budget_tokens=budget)
+            result = self.mem.search(query.text, user_id=query.user_id, budget_tokens=budget, now=query.now)
             if budget == LATENCY_BUDGET:
                 out.latency_ms = (time.perf_counter() - t0) * 1000
             out.packed[budget] = [h.record for h in result.packed]

@@ -3,7 +3,10 @@
 Each conversation goes into its own scope (``user_id`` = sample id) through
 ``Memory.add``, one call per session, with the session's date as event time and
 the real speakers (photo captions are part of the turn text; the hindsight
-annotations are never read). Each question is then one search in that scope.
+annotations are never read). Each question is then one search in that scope,
+asked at the date of the conversation's last session (LoCoMo gives questions
+no date; they are asked once the conversation is over, so "last year" means
+the year before that session, not before today).
 Retrieved records map back to dialogue ids through ``record.metadata["dia_id"]``.
 Categories use LoCoMo's own numbering; category 5 (adversarial) is reported
 apart and left out of the overall numbers.
@@ -25,6 +28,7 @@ from engramdb.bench.report import finish
 from engramdb.bench.runner import RunConfig, RunOutput, fresh_memory, latency_summary, run, run_info, snapshot
 from engramdb.bench.scoring import Group, summarize
 from engramdb.core.models import MemoryRecord
+from engramdb.core.timeparse import parse_datetime
 from engramdb.formats.base import Batch, load_json
 from engramdb.formats.locomo import conversation_turns, locomo_batches
 
@@ -64,11 +68,14 @@ def load(path: Path, limit: int | None) -> Loaded:
     loaded = Loaded(batches, [], [], EvidenceIssues(), {})
     turns = 0
     skipped: list[str] = []
+    asked_at: dict[str, str | None] = {}
     for idx, sample in enumerate(samples):
         sid = str(sample["sample_id"])
         conv_turns = conversation_turns(sample, path, f"sample {idx} ({sid})")
         turns += len(conv_turns)
         known = {t.dia_id for t in conv_turns}
+        now = max((parse_datetime(t.timestamp) for t in conv_turns), default=None)
+        asked_at[sid] = now.isoformat() if now else None
         for qi, qa in enumerate(sample.get("qa") or []):
             qid = f"{sid}/q{qi}"
             text = qa.get("question") if isinstance(qa, dict) else None
@@ -77,14 +84,14 @@ def load(path: Path, limit: int | None) -> Loaded:
                 continue
             evidence = resolve_evidence(qa.get("evidence"), known, loaded.issues, qid)
             answer = qa.get("answer", qa.get("adversarial_answer", ""))
-            loaded.queries.append(Query(qid, text, sid))
+            loaded.queries.append(Query(qid, text, sid, asked_at[sid]))
             loaded.golds.append(Gold(qid, _category(qa.get("category")), evidence, str(answer)))
     by_cat: dict[str, int] = {}
     for g in loaded.golds:
         by_cat[str(g.category)] = by_cat.get(str(g.category), 0) + 1
     loaded.info = {"conversations": len(samples), "sessions": len(batches), "turns": turns,
                    "questions": len(loaded.golds), "questions_by_category": dict(sorted(by_cat.items())),
-                   "questions_without_text": skipped}
+                   "questions_without_text": skipped, "asked_at": asked_at}
     return loaded
 
 

@@ -3,10 +3,11 @@
 Each question's haystack (~50 sessions) goes into its own scope (``user_id``
 = question id, ``session_id`` = haystack session id) through ``Memory.add``,
 one call per session, dated with the session's date and with the real roles.
-The question is then one search in that scope. ``question_date`` is recorded
-but not passed as ``as_of``: ``as_of`` reads the store as it was at a system
-time, and every record was created at ingest time, so it would either hide
-everything or change nothing.
+The question is then one search in that scope, asked at ``question_date``
+(``Memory.search(now=...)``, which anchors "last week"). It is not passed as
+``as_of``: ``as_of`` reads the store as it was at a system time, and every
+record was created at ingest time, so it would either hide everything or
+change nothing.
 
 Scoring, by question type (``_abs`` abstention questions apart):
 - turn level: the ``has_answer`` turns are the evidence (recall@k, NDCG, MRR,
@@ -67,7 +68,8 @@ def load(path: Path, limit: int | None) -> tuple[list[Batch], list[Query], list[
     for item in items:
         qid = str(item["question_id"])
         sessions, turns = longmemeval_gold(item)
-        queries.append(Query(qid, str(item["question"]), qid))
+        date = item.get("question_date")
+        queries.append(Query(qid, str(item["question"]), qid, str(date) if date else None))
         golds.append(Gold(qid, str(item.get("question_type", "unknown")), str(item.get("question_date", "")),
                           sessions, turns))
     by_type: dict[str, int] = {}

@@ -156,14 +156,18 @@ def _print_answers(answers: dict[str, Any], console: Console) -> None:
 
 
 def finish(result: dict[str, Any], config: RunConfig, name: str, question_lines: Sequence[str]) -> dict[str, Path]:
-    """Write ``NAME.json``, ``NAME_questions.jsonl`` and ``NAME_recall_vs_budget.png``; print the tables."""
+    """Write ``NAME.json``, ``NAME.md``, ``NAME_questions.jsonl`` and ``NAME_recall_vs_budget.png``;
+    print the tables."""
+    from engramdb.bench.markdown import to_markdown
     from engramdb.bench.plot import plot_budget
 
     out = config.out_dir
-    paths = {"json": out / f"{name}.json", "questions": out / f"{name}_questions.jsonl",
+    paths = {"json": out / f"{name}.json", "markdown": out / f"{name}.md",
+             "questions": out / f"{name}_questions.jsonl",
              "plot": out / f"{name}_recall_vs_budget.png"}
     result["outputs"] = {k: str(p) for k, p in paths.items()}
     write_json(out, paths["json"].name, result)
+    paths["markdown"].write_text(to_markdown(result), encoding="utf-8")
     paths["questions"].write_text("".join(line + "\n" for line in question_lines), encoding="utf-8")
     plot_budget(result, paths["plot"])
     print_report(result)
