@@ -26,6 +26,9 @@ def test_answer_flags_go_together(locomo_path: Path) -> None:
     assert code == 2 and "--answer-with" in out
     code, out = invoke("locomo", str(locomo_path), "--answer-with", "http://127.0.0.1:9/v1")
     assert code == 2 and "--answer-model" in out
+    code, out = invoke("locomo", str(locomo_path), "--answer-with", "http://127.0.0.1:9/v1", "--answer-model", "m",
+                       "--methods", "bm25", "--answer-methods", "engramdb")
+    assert code == 2 and "not among --methods" in out
 
 
 def test_missing_data_file(tmp_path: Path) -> None:

@@ -98,7 +98,7 @@ class Method:
             if not latency_ms and (last or sum(h.tokens for h in hits) >= 2 * LATENCY_BUDGET):
                 assemble(pack(hits, LATENCY_BUDGET), LATENCY_BUDGET)
                 latency_ms = (time.perf_counter() - t0) * 1000
-        return hits, latency_ms
+        return hits, latency_ms or (time.perf_counter() - t0) * 1000  # no candidate at all
 
     def _spec(self, query: Query) -> ReadSpec:
         return ReadSpec(Scope(user_id=query.user_id))

@@ -37,7 +37,7 @@ def plot_budget(result: dict[str, Any], path: Path) -> Path:
         ax.set_ylabel(ylabel)
         ax.set_ylim(0, 1)
         ax.grid(True, alpha=0.3)
-    axes[0].legend(loc="lower right")
+    axes[0].legend(loc="center right")
     fig.suptitle(f"{result['benchmark']} — {overall['label']}, {overall['scored']} questions, "
                  f"embedder {cfg['embedder']}", fontsize=10)
     fig.tight_layout()

@@ -98,6 +98,9 @@ def locomo(path: Path, limit: int | None, methods: str, out_dir: Path, seed: int
     setup = _answer_setup(base_url, answer_model, judge_model, runs, int(answer_budget), answer_methods)
     config = _config(methods, limit, out_dir, seed, embedder, no_cache, cache_path,
                      int(answer_budget) if setup is not None else None)
+    missing = [m for m in (setup.methods if setup else ()) if m not in config.methods]
+    if missing:
+        raise click.UsageError(f"--answer-methods {', '.join(missing)} not among --methods")
     if setup is None:
         click.echo("answer quality: skipped (give --answer-with BASE_URL --answer-model MODEL to measure it)",
                    err=True)
