@@ -23,7 +23,7 @@ from rich.table import Table
 
 from engramdb.bench.common import machine, percentiles, write_json
 from engramdb.cli.importing import write_batches
-from engramdb.core.models import Kind, Scope, content_hash
+from engramdb.core.models import Kind, Scope
 from engramdb.engine.ingest import Draft, build_records
 from engramdb.engine.memory import Memory
 from engramdb.formats.base import load_json
@@ -48,7 +48,10 @@ def run_perf(locomo: Path, *, embedder: str | None, sizes: list[int], single_add
         n = write_batches(mem, parsed.batches, show=console.is_terminal)
         secs = time.perf_counter() - t0
         result["bulk_import"] = {"turns": n, "seconds": round(secs, 2), "turns_per_s": round(n / secs, 1)}
-        base_vectors = np.stack([_stored(mem, t) for t in texts])
+        stored = [r for user in sorted({b.user_id for b in parsed.batches if b.user_id})
+                  for r in mem.list(user_id=user, limit=1_000_000)]
+        texts = [r.content for r in stored]
+        base_vectors = np.stack([_stored(mem, r.index_hash) for r in stored])
 
     with Memory(work / "single.db", embedder=embedder) as mem:
         lat = []
@@ -79,8 +82,8 @@ def run_perf(locomo: Path, *, embedder: str | None, sizes: list[int], single_add
     return result
 
 
-def _stored(mem: Memory, text: str) -> Any:
-    vec = mem.store.vector_for_hash(content_hash(text), mem.embedder.model_id)
+def _stored(mem: Memory, index_hash: str) -> Any:
+    vec = mem.store.vector_for_hash(index_hash, mem.embedder.model_id)
     assert vec is not None, "bulk import stored every turn's vector"
     return vec
 
