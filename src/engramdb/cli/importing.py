@@ -43,12 +43,8 @@ def write_batches(mem: Memory, batches: list[Batch], *, show: bool | None = None
     """One transaction per session; a progress bar on a terminal (stderr)."""
     total = sum(len(b.messages) for b in batches)
     show = sys.stderr.isatty() if show is None else show
-    written = 0
     with Progress(TextColumn("importing"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
                   disable=not show, transient=True) as bar:
         task = bar.add_task("import", total=total)
-        for b in batches:
-            written += len(mem.add(b.messages, user_id=b.user_id, agent_id=b.agent_id, session_id=b.session_id,
-                                   metadata=b.metadata or None))
-            bar.advance(task, len(b.messages))
+        written = mem.add_many(batches, on_written=lambda b, recs: bar.advance(task, len(b.messages)))
     return written

@@ -2,8 +2,8 @@
 
 Runs with onnxruntime + tokenizers (no torch). Nothing is downloaded: the
 model files are located inside an installed package. Threads are pinned
-(``ENGRAM_EMBED_THREADS``, default 1) because oversubscribed intra-op threads
-are many times slower on small machines.
+(``ENGRAM_EMBED_THREADS``, default min(2, cores)) and never spin, because
+oversubscribed, busy-waiting threads are many times slower on small machines.
 """
 
 from __future__ import annotations
@@ -68,10 +68,13 @@ class LocalEmbedder:
         from tokenizers import Tokenizer
 
         self.spec = spec
-        n_threads = threads or int(os.environ.get("ENGRAM_EMBED_THREADS", "1"))
+        n_threads = threads or int(os.environ.get("ENGRAM_EMBED_THREADS", "0")) or min(2, os.cpu_count() or 1)
         options = ort.SessionOptions()
         options.intra_op_num_threads = n_threads
         options.inter_op_num_threads = 1
+        # no busy-waiting between runs: spinning threads starve other work (and other
+        # processes) on a small machine
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         options.log_severity_level = 3
         try:
             self._session: Any = ort.InferenceSession(str(onnx_path), options, providers=["CPUExecutionProvider"])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -18,6 +18,17 @@ MAX_METADATA_BYTES = 64_000
 
 Message = Mapping[str, Any]
 AddInput = str | bytes | Message | Sequence[Message | str]
+
+
+@dataclass
+class Batch:
+    """Messages of one session, in order: one ``Memory.add`` call, one transaction."""
+
+    messages: list[dict[str, Any]]
+    user_id: str | None = None
+    agent_id: str | None = None
+    session_id: str | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
@@ -29,11 +29,11 @@ from engramdb.core.models import (
 )
 from engramdb.core.ports import Embedder, Matrix, ReadSpec, Store
 from engramdb.core.timeparse import parse_datetime
-from engramdb.engine.ingest import AddInput, build_records, clean_metadata, clean_text, drafts_from
+from engramdb.engine.ingest import AddInput, Batch, build_records, clean_metadata, clean_text, drafts_from
 from engramdb.retrieval.search import SearchParams
 from engramdb.retrieval.search import search as run_search
 
-EMBED_BATCH = 64
+BULK_GROUP = 64  # batches (sessions) embedded together by add_many
 TimeLike = datetime | str | int | float
 
 
@@ -69,15 +69,31 @@ class Memory:
             role: str | None = None, speaker: str | None = None,
             provenance: Sequence[str] = ()) -> Records:
         """Store a text or messages; they are durable and searchable when this returns."""
-        scope = Scope(user_id, agent_id, session_id)
-        is_text = isinstance(messages, (str, bytes))
-        the_kind = Kind.parse(kind) if kind is not None else (Kind.NOTE if is_text else Kind.TURN)
-        drafts = drafts_from(messages, role=role, speaker=speaker)
-        when = parse_datetime(timestamp) if timestamp is not None else None
-        records = build_records(drafts, scope=scope, kind=the_kind, timestamp=when,
-                                metadata=clean_metadata(metadata), provenance=provenance)
+        records = _records(messages, Scope(user_id, agent_id, session_id), kind=kind, timestamp=timestamp,
+                           metadata=metadata, role=role, speaker=speaker, provenance=provenance)
         self.store.add(records, self._vectors(records), self.embedder.model_id)
         return records
+
+    def add_many(self, batches: Sequence[Batch], *,
+                 on_written: Callable[[Batch, Records], None] | None = None) -> int:
+        """Bulk import: like one ``add`` per batch (one transaction each), but every batch is
+        validated before anything is written, and texts are embedded in large length-sorted
+        groups across batches (several times faster than session-sized calls)."""
+        prepared = [(b, _records(b.messages, Scope(b.user_id, b.agent_id, b.session_id),
+                                 metadata=b.metadata or None)) for b in batches]
+        written = 0
+        for start in range(0, len(prepared), BULK_GROUP):
+            group = prepared[start:start + BULK_GROUP]
+            flat = [r for _, recs in group for r in recs]
+            vectors = self._vectors(flat)
+            offset = 0
+            for batch, recs in group:
+                self.store.add(recs, vectors[offset:offset + len(recs)], self.embedder.model_id)
+                offset += len(recs)
+                written += len(recs)
+                if on_written is not None:
+                    on_written(batch, recs)
+        return written
 
     def update(self, memory_id: str, *, content: str | None = None, metadata: dict[str, Any] | None = None,
                timestamp: TimeLike | None = None, user_id: str | None = None, agent_id: str | None = None,
@@ -192,11 +208,11 @@ class Memory:
                 out[i] = known
             else:
                 todo.setdefault(rec.index_hash, []).append(i)
-        pending = list(todo.items())
-        for start in range(0, len(pending), EMBED_BATCH):
-            chunk = pending[start:start + EMBED_BATCH]
-            vecs = self.embedder.embed_documents([records[idx[0]].index_text for _, idx in chunk])
-            for (_, idx), vec in zip(chunk, vecs, strict=True):
+        pending = list(todo.values())
+        if pending:
+            # one call: the embedder sorts by length and batches internally
+            vecs = self.embedder.embed_documents([records[idx[0]].index_text for idx in pending])
+            for idx, vec in zip(pending, vecs, strict=True):
                 out[idx] = vec
         return out
 
@@ -209,6 +225,18 @@ class Memory:
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
         self.close()
+
+
+def _records(messages: AddInput, scope: Scope, *, kind: Kind | str | None = None,
+             timestamp: TimeLike | None = None, metadata: dict[str, Any] | None = None,
+             role: str | None = None, speaker: str | None = None,
+             provenance: Sequence[str] = ()) -> Records:
+    is_text = isinstance(messages, (str, bytes))
+    the_kind = Kind.parse(kind) if kind is not None else (Kind.NOTE if is_text else Kind.TURN)
+    drafts = drafts_from(messages, role=role, speaker=speaker)
+    when = parse_datetime(timestamp) if timestamp is not None else None
+    return build_records(drafts, scope=scope, kind=the_kind, timestamp=when, metadata=clean_metadata(metadata),
+                         provenance=provenance)
 
 
 def _maybe_scope(user_id: str | None, agent_id: str | None, session_id: str | None) -> Scope | None:

@@ -4,22 +4,13 @@ from __future__ import annotations
 
 import gzip
 import json
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from engramdb.core.errors import ImportFormatError
+from engramdb.engine.ingest import Batch
 
-
-@dataclass
-class Batch:
-    """Messages of one session, in order, ready for ``Memory.add``."""
-
-    messages: list[dict[str, Any]]
-    user_id: str | None = None
-    agent_id: str | None = None
-    session_id: str | None = None
-    metadata: dict[str, Any] = field(default_factory=dict)
+__all__ = ["Batch", "load_json", "need", "read_text"]
 
 
 def read_text(path: Path) -> str:
