@@ -49,6 +49,5 @@ def test_an_invalid_batch_anywhere_writes_nothing(tmp_path: Path) -> None:
         with pytest.raises(ValidationError):
             mem.add_many(bad)
         assert mem.count(user_id="u") == 0 and mem.count(agent_id="bot") == 0
-    with Memory(tmp_path / "n.db", embedder="hash") as mem:
-        with pytest.raises(ValidationError):
-            mem.add_many([Batch([{"content": "no scope"}])])
+    with Memory(tmp_path / "n.db", embedder="hash") as mem, pytest.raises(ValidationError):
+        mem.add_many([Batch([{"content": "no scope"}])])
