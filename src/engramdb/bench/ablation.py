@@ -63,8 +63,9 @@ def _score(mem: Memory, params: SearchParams, queries: list[Any], golds: list[Go
         if g.category not in HEADLINE or not g.evidence:
             continue
         ev = set(g.evidence)
-        packed = mem.search(q.text, user_id=q.user_id, budget_tokens=BUDGET).packed
-        got10 = {key_of(h.record) for h in mem.search(q.text, user_id=q.user_id, k=10).hits} if with_top10 else set()
+        packed = mem.search(q.text, user_id=q.user_id, budget_tokens=BUDGET, now=q.now).packed
+        got10 = {key_of(h.record) for h in mem.search(q.text, user_id=q.user_id, k=10, now=q.now).hits} \
+            if with_top10 else set()
         got = {key_of(h.record) for h in packed}
         rows.append(Row(q.user_id, g.category, len(ev & got10) / len(ev), len(ev & got) / len(ev),
                         float(ev <= got)))
