@@ -12,6 +12,7 @@ Measures, with the configured embedder (default: the packaged local model):
 
 from __future__ import annotations
 
+import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -77,6 +78,7 @@ def run_perf(locomo: Path, *, embedder: str | None, sizes: list[int], single_add
                 mem.search(q, user_id="perf", budget_tokens=1000)
                 lat.append((time.perf_counter() - t0) * 1000)
             result["search"][str(size)] = {**percentiles(lat), "first_query_ms": round(cold, 1)}
+    shutil.rmtree(work, ignore_errors=True)  # the 100k scope alone is ~330 MB
     write_json(out_dir, "perf.json", result)
     _print(result)
     return result
