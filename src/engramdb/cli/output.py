@@ -33,8 +33,10 @@ def records_table(records: Sequence[MemoryRecord], title: str | None = None,
     table = Table(title=title, show_lines=False)
     if scores is not None:
         table.add_column("score", justify="right")
-    for col in ("id", "when", "kind", "who", "content"):
-        table.add_column(col, overflow="fold" if col == "content" else "ellipsis")
+    table.add_column("id", no_wrap=True, min_width=26)  # ids are for copying into show/history/delete
+    for col in ("when", "kind", "who"):
+        table.add_column(col, overflow="ellipsis")
+    table.add_column("content", overflow="fold", ratio=1)
     for i, rec in enumerate(records):
         row = [rec.id, rec.event_time.strftime("%Y-%m-%d %H:%M"), rec.kind.value,
                rec.speaker or rec.role or "", short(rec.content)]
