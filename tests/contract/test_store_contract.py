@@ -489,3 +489,20 @@ def test_import_id_clash_with_other_content_is_a_conflict(memory_factory):
     with pytest.raises(ConflictError):
         db2.import_jsonl(tampered)
     assert _export(db2) == before  # nothing half-imported
+
+
+def test_keyword_search_finds_a_small_scope_among_many_other_matches(memory_factory):
+    """A user whose matches are outranked by thousands of other users' matches still gets all of
+    theirs, best first (stores may rank globally and filter, but must not lose visible rows)."""
+    m = memory_factory()
+    m.add([f"the red kite flew over hill {i}" for i in range(400)], user_id="crowd")
+    mine = m.add(["a kite", "kite and a very long sentence about nothing much at all today", "no match here"],
+                 user_id="me")
+    spec = ReadSpec(Scope(user_id="me"))
+    ranked = m.store.text_search(spec, ["kite"], 10)
+    assert [s.ref for s in ranked] and len(ranked) == 2
+    records = m.store.fetch([s.ref for s in ranked], spec)
+    assert [records[s.ref].id for s in ranked] == [mine[0].id, mine[1].id]  # shorter match ranks first
+    assert all(s.score > 0 for s in ranked)
+    crowd = m.store.text_search(ReadSpec(Scope(user_id="crowd")), ["kite"], 5)
+    assert len(crowd) == 5

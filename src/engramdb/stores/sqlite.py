@@ -27,6 +27,10 @@ _INSERT = (
 )
 
 
+# FTS rows ranked per visible row wanted; past that, the exact join is cheaper
+_FTS_OVERFETCH = 3
+
+
 def _fts_query(terms: Sequence[str]) -> str:
     """Each term becomes an FTS5 string literal, so no query text is ever FTS syntax."""
     return " OR ".join('"' + t.replace('"', '""') + '"' for t in terms)
@@ -158,18 +162,45 @@ class SQLiteStore:
     def text_search(self, spec: ReadSpec, terms: Sequence[str], limit: int) -> ScoredList:
         if not terms or limit <= 0:
             return []
+        match = _fts_query(terms)
         where, params = visibility_clause(spec)
-        sql = (
-            "SELECT m.rowid, bm25(memories_fts) AS s FROM memories_fts "
-            f"JOIN memories m ON m.rowid = memories_fts.rowid "
-            f"WHERE memories_fts MATCH ? AND {where} ORDER BY s, m.rowid LIMIT ?"
-        )
         try:
             with self.conn.read() as db:
-                rows = db.execute(sql, [_fts_query(terms), *params, limit]).fetchall()
+                fast = self._text_search_fast(db, match, where, params, limit)
+                if fast is not None:
+                    return fast
+                rows = db.execute(
+                    "SELECT m.rowid, bm25(memories_fts) AS s FROM memories_fts "
+                    "JOIN memories m ON m.rowid = memories_fts.rowid "
+                    f"WHERE memories_fts MATCH ? AND {where} ORDER BY s, m.rowid LIMIT ?",
+                    [match, *params, limit],
+                ).fetchall()
         except sqlite3.OperationalError as exc:
             raise StoreError(f"full-text search failed: {exc}") from exc
         return [Scored(int(r[0]), -float(r[1])) for r in rows]
+
+    def _text_search_fast(self, db: sqlite3.Connection, match: str, where: str, params: builtins.list[Any],
+                          limit: int) -> ScoredList | None:
+        """Rank in FTS5 alone (about twice as fast as ranking through the join), over-fetch, then
+        keep the visible rows. None when too few survive and more matches exist: the caller then
+        ranks through the join, which is exact for any mix of scopes."""
+        want = limit * _FTS_OVERFETCH
+        ranked = db.execute(
+            "SELECT rowid, bm25(memories_fts) AS s FROM memories_fts WHERE memories_fts MATCH ? "
+            "ORDER BY s, rowid LIMIT ?", [match, want],
+        ).fetchall()
+        if not ranked:
+            return []
+        visible: set[int] = set()
+        for start in range(0, len(ranked), 500):
+            chunk = [int(r[0]) for r in ranked[start:start + 500]]
+            visible.update(int(r[0]) for r in db.execute(
+                f"SELECT m.rowid FROM memories m WHERE m.rowid IN ({','.join('?' * len(chunk))}) AND {where}",
+                [*chunk, *params]))
+        kept = [Scored(int(r[0]), -float(r[1])) for r in ranked if int(r[0]) in visible]
+        if len(kept) >= limit or len(ranked) < want:
+            return kept[:limit]
+        return None
 
     def vector_search(self, spec: ReadSpec, query: Vector, model_id: str, limit: int) -> ScoredList:
         with self.conn.read() as db:
