@@ -6,7 +6,6 @@ import builtins
 import json
 import sqlite3
 from collections.abc import Iterator, Sequence
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +15,7 @@ from engramdb.core.errors import ConflictError, NotFoundError, StoreError
 from engramdb.core.ids import new_id
 from engramdb.core.models import Action, Events, HistoryEvent, MemoryRecord, Records, Scope, utcnow
 from engramdb.core.ports import Facets, Matrix, ReadSpec, Scored, ScoredList, Vector
+from engramdb.stores import sqlite_queries as queries
 from engramdb.stores.sqlite_conn import Connection
 from engramdb.stores.sqlite_sql import COLUMNS, dt, record_from_row, scope_clause, ts, visibility_clause
 from engramdb.stores.vector_index import VectorCache, to_blob, top_k
@@ -25,10 +25,6 @@ _INSERT = (
     "metadata, event_time, created_at, sys_from, sys_to, superseded_at, superseded_by, provenance, "
     "content_hash, index_hash, embed_model, embedding) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
 )
-
-
-# FTS rows ranked per visible row wanted; past that, the exact join is cheaper
-_FTS_OVERFETCH = 3
 
 
 def _fts_query(terms: Sequence[str]) -> str:
@@ -162,45 +158,21 @@ class SQLiteStore:
     def text_search(self, spec: ReadSpec, terms: Sequence[str], limit: int) -> ScoredList:
         if not terms or limit <= 0:
             return []
-        match = _fts_query(terms)
-        where, params = visibility_clause(spec)
         try:
             with self.conn.read() as db:
-                fast = self._text_search_fast(db, match, where, params, limit)
-                if fast is not None:
-                    return fast
-                rows = db.execute(
-                    "SELECT m.rowid, bm25(memories_fts) AS s FROM memories_fts "
-                    "JOIN memories m ON m.rowid = memories_fts.rowid "
-                    f"WHERE memories_fts MATCH ? AND {where} ORDER BY s, m.rowid LIMIT ?",
-                    [match, *params, limit],
-                ).fetchall()
+                return queries.rank_text(db, _fts_query(terms), *visibility_clause(spec), limit)
         except sqlite3.OperationalError as exc:
             raise StoreError(f"full-text search failed: {exc}") from exc
-        return [Scored(int(r[0]), -float(r[1])) for r in rows]
 
-    def _text_search_fast(self, db: sqlite3.Connection, match: str, where: str, params: builtins.list[Any],
-                          limit: int) -> ScoredList | None:
-        """Rank in FTS5 alone (about twice as fast as ranking through the join), over-fetch, then
-        keep the visible rows. None when too few survive and more matches exist: the caller then
-        ranks through the join, which is exact for any mix of scopes."""
-        want = limit * _FTS_OVERFETCH
-        ranked = db.execute(
-            "SELECT rowid, bm25(memories_fts) AS s FROM memories_fts WHERE memories_fts MATCH ? "
-            "ORDER BY s, rowid LIMIT ?", [match, want],
-        ).fetchall()
-        if not ranked:
-            return []
-        visible: set[int] = set()
-        for start in range(0, len(ranked), 500):
-            chunk = [int(r[0]) for r in ranked[start:start + 500]]
-            visible.update(int(r[0]) for r in db.execute(
-                f"SELECT m.rowid FROM memories m WHERE m.rowid IN ({','.join('?' * len(chunk))}) AND {where}",
-                [*chunk, *params]))
-        kept = [Scored(int(r[0]), -float(r[1])) for r in ranked if int(r[0]) in visible]
-        if len(kept) >= limit or len(ranked) < want:
-            return kept[:limit]
-        return None
+    def adjacent(self, refs: Sequence[int], spec: ReadSpec, width: int) -> dict[int, builtins.list[tuple[int, int]]]:
+        if not refs or width <= 0:
+            return {}
+        with self.conn.read() as db:
+            return queries.adjacent(db, refs, *visibility_clause(spec), width)
+
+    def facets(self, refs: Sequence[int]) -> dict[int, Facets]:
+        with self.conn.read() as db:
+            return queries.facets(db, refs)
 
     def vector_search(self, spec: ReadSpec, query: Vector, model_id: str, limit: int) -> ScoredList:
         with self.conn.read() as db:
@@ -222,45 +194,6 @@ class SQLiteStore:
                 [*refs, *params],
             ).fetchall()
         return {int(r[0]): record_from_row(r) for r in rows}
-
-    def adjacent(self, refs: Sequence[int], spec: ReadSpec, width: int) -> dict[int, builtins.list[tuple[int, int]]]:
-        if not refs or width <= 0:
-            return {}
-        where, params = visibility_clause(spec)
-        out: dict[int, list[tuple[int, int]]] = {}
-        with self.conn.read() as db:
-            for ref, session in self._sessions(db, refs):
-                # rowids grow in insertion order, which is conversation order within a session
-                prev = db.execute(
-                    f"SELECT m.rowid FROM memories m WHERE m.session_id = ? AND m.rowid < ? AND {where} "
-                    "ORDER BY m.rowid DESC LIMIT ?", [session, ref, *params, width]).fetchall()
-                nxt = db.execute(
-                    f"SELECT m.rowid FROM memories m WHERE m.session_id = ? AND m.rowid > ? AND {where} "
-                    "ORDER BY m.rowid LIMIT ?", [session, ref, *params, width]).fetchall()
-                out[ref] = [(int(r[0]), -(i + 1)) for i, r in enumerate(prev)] + \
-                    [(int(r[0]), i + 1) for i, r in enumerate(nxt)]
-        return out
-
-    def facets(self, refs: Sequence[int]) -> dict[int, Facets]:
-        out: dict[int, Facets] = {}
-        with self.conn.read() as db:
-            for start in range(0, len(refs), 500):
-                chunk = list(refs[start:start + 500])
-                for rowid, session, speaker, when in db.execute(
-                    "SELECT rowid, session_id, speaker, event_time FROM memories "
-                    f"WHERE rowid IN ({','.join('?' * len(chunk))})", chunk,
-                ):
-                    out[int(rowid)] = Facets(session, speaker, datetime.fromtimestamp(when, tz=UTC))
-        return out
-
-    def _sessions(self, db: sqlite3.Connection, refs: Sequence[int]) -> builtins.list[tuple[int, str]]:
-        found: list[tuple[int, str]] = []
-        for start in range(0, len(refs), 500):
-            chunk = list(refs[start:start + 500])
-            found += [(int(r[0]), str(r[1])) for r in db.execute(
-                f"SELECT rowid, session_id FROM memories WHERE rowid IN ({','.join('?' * len(chunk))}) "
-                "AND session_id IS NOT NULL", chunk)]
-        return found
 
     def vector_for_hash(self, index_hash: str, model_id: str) -> Vector | None:
         with self.conn.read() as db:
