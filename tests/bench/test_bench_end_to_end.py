@@ -14,8 +14,8 @@ from engramdb.bench.locomo import run_locomo
 from engramdb.bench.metrics import BUDGETS
 from engramdb.bench.runner import RunConfig
 from engramdb.cli.main import cli
+from engramdb.core.ports import ChatMessage
 from engramdb.formats.base import load_json
-from engramdb.llms.base import ChatMessage
 from engramdb.llms.scripted import ScriptedLLM
 
 METHODS = ("bm25", "dense", "hybrid", "engramdb", "random")

@@ -6,8 +6,7 @@ from typing import Any
 
 import pytest
 
-from engramdb.core.errors import ConfigError, EngramError
-from engramdb.llms.base import LLMError
+from engramdb.core.errors import ConfigError, EngramError, LLMError
 from engramdb.llms.openai import OpenAIChat, OpenAIChatOptions
 from engramdb.llms.scripted import ScriptedLLM
 

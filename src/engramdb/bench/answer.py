@@ -24,7 +24,7 @@ from typing import Any
 
 from engramdb.bench.common import percentiles
 from engramdb.bench.runner import Answered, progress_bar
-from engramdb.llms.base import LLM, ChatMessage, Completion
+from engramdb.core.ports import LLM, ChatMessage, Completion
 
 ANSWER_SYSTEM = (
     "You are a memory assistant. You answer questions about past conversations using only the memories "

@@ -72,3 +72,9 @@ class ConfigError(EngramError):
     """Settings or an adapter's options are invalid."""
 
     code = "config_error"
+
+
+class LLMError(EngramError):
+    """The language model endpoint failed, refused, or answered something unusable."""
+
+    code = "llm_error"

@@ -6,7 +6,7 @@ import builtins
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol, TypedDict
 
 import numpy as np
 import numpy.typing as npt
@@ -156,3 +156,30 @@ class Store(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+class ChatMessage(TypedDict):
+    role: Literal["system", "user", "assistant"]
+    content: str
+
+
+@dataclass(frozen=True, slots=True)
+class Completion:
+    """One answer of a chat model, with the usage the endpoint reported (0 when it did not)."""
+
+    text: str
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    latency_ms: float = 0.0
+
+
+class LLM(Protocol):
+    """A chat model: messages in, one completion out."""
+
+    @property
+    def model_id(self) -> str: ...
+
+    def complete(self, messages: Sequence[ChatMessage], *, temperature: float = 0.0,
+                 max_tokens: int | None = None, json_mode: bool = False) -> Completion:
+        """``json_mode`` asks the model for a JSON object (OpenAI ``response_format``)."""
+        ...

@@ -1,5 +1,6 @@
 """Chat LLM adapters: any OpenAI-compatible endpoint, and a scripted one for tests."""
 
-from engramdb.llms.base import LLM, ChatMessage, Completion, LLMError
+from engramdb.core.errors import LLMError
+from engramdb.core.ports import LLM, ChatMessage, Completion
 
 __all__ = ["LLM", "ChatMessage", "Completion", "LLMError"]

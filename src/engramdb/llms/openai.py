@@ -18,8 +18,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic import ValidationError as PydanticError
 
-from engramdb.core.errors import ConfigError
-from engramdb.llms.base import ChatMessage, Completion, LLMError
+from engramdb.core.errors import ConfigError, LLMError
+from engramdb.core.ports import ChatMessage, Completion
 
 ENV_KEYS = ("ENGRAM_LLM_API_KEY", "OPENAI_API_KEY")
 _RETRIES = 3
@@ -50,7 +50,7 @@ class OpenAIChatOptions(BaseModel):
 
 
 class OpenAIChat:
-    """Implements :class:`engramdb.llms.base.LLM` over HTTP."""
+    """Implements :class:`engramdb.core.ports.LLM` over HTTP."""
 
     def __init__(self, options: OpenAIChatOptions, *, sleep: Any = time.sleep) -> None:
         self.options = options

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 
-from engramdb.llms.base import ChatMessage, Completion, LLMError
+from engramdb.core.errors import LLMError
+from engramdb.core.ports import ChatMessage, Completion
 
 Responder = Callable[[Sequence[ChatMessage]], str]
 
 
 class ScriptedLLM:
-    """Implements :class:`engramdb.llms.base.LLM`."""
+    """Implements :class:`engramdb.core.ports.LLM`."""
 
     def __init__(self, responses: Iterable[str] = (), *, responder: Responder | None = None,
                  name: str = "scripted") -> None:
