@@ -11,9 +11,11 @@ import click
 
 from engramdb.cli.importing import write_batches
 from engramdb.cli.output import print_kv
+from engramdb.core.errors import ImportFormatError
 from engramdb.engine.memory import Memory
 from engramdb.formats.base import load_json
 from engramdb.formats.detect import parse_file
+from engramdb.formats.locomo import locomo_batches
 
 SHARED_LOCOMO = Path("..") / "shared" / "data" / "locomo" / "locomo_dev.json"
 SAMPLE_QUESTIONS = (
@@ -52,9 +54,10 @@ def demo(db: str | None, embedder: str | None, data: Path | None, budget: int) -
 
 def _import_locomo(mem: Memory, path: Path) -> tuple[str, list[str]]:
     samples = load_json(path)
+    if not isinstance(samples, list) or not samples or not isinstance(samples[0], dict):
+        raise ImportFormatError("a LoCoMo file is a JSON list of samples", path=str(path))
     first = samples[0]
-    parsed = parse_file(path, fmt="locomo")
-    batches = [b for b in parsed.batches if b.user_id == first["sample_id"]]
+    batches = locomo_batches([first], path, user_id=None, agent_id=None)
     t0 = time.perf_counter()
     n = write_batches(mem, batches, show=True)
     click.echo(f"imported {n} turns of LoCoMo {first['sample_id']} in {time.perf_counter() - t0:.1f} s "

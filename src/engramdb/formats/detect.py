@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from engramdb.core.errors import ImportFormatError
 from engramdb.formats.base import Batch, read_text
@@ -30,42 +31,39 @@ def parse_file(path: Path, *, fmt: str = "auto", user_id: str | None = None, age
     if fmt not in FORMATS:
         raise ImportFormatError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}", path=str(path))
     text = read_text(path)
-    if fmt == "auto":
-        fmt = _sniff(text, path)
-    if fmt in ("locomo", "longmemeval"):
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise ImportFormatError(f"invalid JSON: {exc.msg}", path=str(path), line=exc.lineno) from None
+    if not text.strip():
+        raise ImportFormatError("file is empty", path=str(path))
+    if fmt in ("locomo", "longmemeval") or (fmt == "auto" and text.lstrip().startswith("[")):
+        data = _json(text, path)  # parsed once, for sniffing and for the batches
+        if fmt == "auto":
+            fmt = "locomo" if is_locomo(data) else "longmemeval" if is_longmemeval(data) else ""
+            if not fmt:
+                raise ImportFormatError("a JSON list that is neither LoCoMo nor LongMemEval", path=str(path))
         if fmt == "locomo":
             return Parsed(fmt, locomo_batches(data, path, user_id=user_id, agent_id=agent_id))
         return Parsed(fmt, longmemeval_batches(data, path, user_id=user_id, agent_id=agent_id))
     lines = text.splitlines()
+    if fmt == "auto":
+        fmt = _sniff_lines(lines, path)
     if fmt == "export":
         return Parsed(fmt, export_lines=lines)
     return Parsed(fmt, chat_batches(lines, path, user_id=user_id, agent_id=agent_id, session_id=session_id))
 
 
-def _sniff(text: str, path: Path) -> str:
-    stripped = text.lstrip()
-    if not stripped:
-        raise ImportFormatError("file is empty", path=str(path))
-    if stripped.startswith("["):
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise ImportFormatError(f"invalid JSON: {exc.msg}", path=str(path), line=exc.lineno) from None
-        if is_locomo(data):
-            return "locomo"
-        if is_longmemeval(data):
-            return "longmemeval"
-        raise ImportFormatError("a JSON list that is neither LoCoMo nor LongMemEval", path=str(path))
-    first = stripped.splitlines()[0]
+def _json(text: str, path: Path) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ImportFormatError(f"invalid JSON: {exc.msg}", path=str(path), line=exc.lineno) from None
+
+
+def _sniff_lines(lines: list[str], path: Path) -> str:
+    """JSON lines: an engramdb export (records and events) or a chat."""
+    lineno, first = next((i, line) for i, line in enumerate(lines, start=1) if line.strip())
     try:
         obj = json.loads(first)
     except json.JSONDecodeError as exc:
-        line = text[: len(text) - len(stripped)].count("\n") + 1
-        raise ImportFormatError(f"invalid JSON: {exc.msg}", path=str(path), line=line) from None
+        raise ImportFormatError(f"invalid JSON: {exc.msg}", path=str(path), line=lineno) from None
     if isinstance(obj, dict) and obj.get("type") in ("record", "event"):
         return "export"
     return "jsonl"
