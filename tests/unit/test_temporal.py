@@ -52,3 +52,44 @@ def test_time_focus_demotes_only_when_something_is_inside() -> None:
     nothing_inside = {1: d(2020, 1, 1), 2: d(2020, 1, 2)}
     assert time_focus(window, scores, nothing_inside, weight=1.0) == scores
     assert time_focus(None, scores, times, weight=1.0) == scores
+
+
+def test_window_spec_bounds_the_read_and_keeps_its_filters() -> None:
+    from engramdb.core.filters import Cond, Group, parse_filters
+    from engramdb.core.models import Scope
+    from engramdb.core.ports import ReadSpec
+    from engramdb.retrieval.temporal import window_spec
+
+    base = ReadSpec(Scope(user_id="u"), filters=parse_filters({"topic": "travel"}))
+    spec = window_spec(base, Window(d(2023, 5, 1), d(2023, 5, 8)))
+    assert spec is not None and spec.scope == base.scope
+    assert isinstance(spec.filters, Group) and spec.filters.op == "and"
+    assert base.filters in spec.filters.items
+    bounds = {(c.op, c.value) for c in spec.filters.items if isinstance(c, Cond) and c.field == "event_time"}
+    assert bounds == {("gte", d(2023, 5, 1).timestamp()), ("lt", d(2023, 5, 8).timestamp())}
+    assert window_spec(base, Window(month=5)) is None  # a bare month spans every year
+
+
+def test_dated_question_reaches_a_turn_that_words_alone_rank_low(tmp_path) -> None:
+    from engramdb import Memory
+    from engramdb.retrieval.search import SearchParams
+
+    m = Memory(tmp_path / "m.db", embedder="hash",
+               search_params=SearchParams(candidates=5, window_weight=0.0, neighbour_top=0))
+    for i in range(30):  # unrelated talk, so that "dish" is a rare word
+        m.add(f"the weather on walk {chr(97 + i % 26)} was mild", user_id="u", session_id=f"w{i}",
+              timestamp=d(2022, 2, 1 + i % 28))
+    for i, name in enumerate(["alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel"]):
+        m.add(f"Nate made a dish, his {name} dish", user_id="u", session_id=f"s{i}",  # long before
+              timestamp=d(2022, 1, 1 + i))
+    target = m.add("Nate tried homemade coconut ice cream, a new dish", user_id="u", session_id="late",
+                   timestamp=d(2022, 11, 9))[0]
+    q = "What dish did Nate make on 9 November, 2022?"
+    hits = m.search(q, user_id="u", k=5, now=d(2022, 11, 20)).hits
+    off = Memory(tmp_path / "m.db", embedder="hash",
+                 search_params=SearchParams(candidates=5, window_weight=0.0, neighbour_top=0, time_candidates=0))
+    hits_off = off.search(q, user_id="u", k=5, now=d(2022, 11, 20)).hits
+    assert target.id in {h.record.id for h in hits}
+    assert target.id not in {h.record.id for h in hits_off}  # the extra candidates are what found it
+    m.close()
+    off.close()

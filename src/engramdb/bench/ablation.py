@@ -34,7 +34,9 @@ DEFAULT = SearchParams()
 VARIANTS: dict[str, SearchParams] = {
     "engramdb (all on)": DEFAULT,
     "- speaker focus": replace(DEFAULT, speaker_weight=0.0),
+    "- episode windows": replace(DEFAULT, window_weight=0.0),
     "- time focus": replace(DEFAULT, time_weight=0.0),
+    "- date-window candidates": replace(DEFAULT, time_candidates=0),
     "- session boost": replace(DEFAULT, session_weight=0.0),
     "- neighbours": replace(DEFAULT, neighbour_top=0),
     "- session boost - neighbours": replace(DEFAULT, session_weight=0.0, neighbour_top=0),
@@ -43,7 +45,7 @@ VARIANTS: dict[str, SearchParams] = {
     "bm25 only (+ expansions)": replace(DEFAULT, dense_weight=0.0),
     "dense only (+ expansions)": replace(DEFAULT, bm25_weight=0.0),
 }
-GRID = {"dense_weight": (0.3, 0.5), "speaker_weight": (0.5, 1.0), "session_weight": (0.2, 0.3, 0.5)}
+GRID = {"dense_weight": (0.3, 0.5), "window_weight": (0.4, 0.7, 1.0), "session_weight": (0.2, 0.3)}
 
 
 @dataclass

@@ -111,6 +111,11 @@ class Store(Protocol):
         """BM25 over the full-text index; any term may match."""
         ...
 
+    def window_search(self, spec: ReadSpec, terms: Sequence[str], limit: int) -> ScoredList:
+        """Turns scored by the best BM25 of an episode window containing them (the turn and the
+        turns just before it in its session), from the ``limit`` best windows; visible turns only."""
+        ...
+
     def vector_search(self, spec: ReadSpec, query: Vector, model_id: str, limit: int) -> ScoredList:
         """Exact cosine scan over the visible records embedded with ``model_id``."""
         ...

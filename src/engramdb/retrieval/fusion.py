@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 from engramdb.core.ports import Scored
 
 RRF_K = 60
+SCALED_BY_TOP = {"bm25"}  # lists scaled by their best score; the others min-max
 
 
 def rrf(lists: Mapping[str, Sequence[Scored]], *, k: int = RRF_K,
@@ -49,7 +50,7 @@ def normalised_sum(
         w = weights.get(name, 1.0) / total
         top, low = items[0].score, items[-1].score
         for item in items:
-            if name == "bm25":
+            if name in SCALED_BY_TOP:
                 scaled = item.score / top if top > 0 else 0.0
             else:
                 scaled = (item.score - low) / (top - low) if top > low else 1.0

@@ -1,6 +1,7 @@
 """The retrieval pipeline behind Memory.search.
 
-candidates (BM25 and dense, each with its own recall) -> score fusion ->
+candidates (BM25 over turns and over episode windows, dense; each with its own
+recall; dated questions add the best candidates inside their date window) -> score fusion ->
 session boost -> temporal neighbours -> fetch in rank order -> pack into the
 token budget -> chronological, grouped context. Every step works on the live
 index, so adding a turn never re-indexes anything.
@@ -17,7 +18,7 @@ from engramdb.core.ports import Embedder, ReadSpec, Scored, Store
 from engramdb.retrieval.budget import assemble, line_tokens, pack
 from engramdb.retrieval.expand import Scores, neighbours, session_boost, speaker_focus
 from engramdb.retrieval.fusion import normalised_sum, rrf
-from engramdb.retrieval.temporal import Window, parse_window, time_focus
+from engramdb.retrieval.temporal import Window, parse_window, time_focus, window_spec
 from engramdb.retrieval.terms import query_terms
 
 DEFAULT_K = 10
@@ -33,8 +34,10 @@ class SearchParams:
     fusion: str = "score"  # "score" (normalised weighted sum) or "rrf"
     bm25_weight: float = 1.0
     dense_weight: float = 0.3
+    window_weight: float = 0.7  # BM25 over episode windows (turn + 4 before); 0 turns it off
     speaker_weight: float = 0.5  # 0 turns the speaker focus off
     time_weight: float = 0.5  # 0 turns the time focus off
+    time_candidates: int = 30  # per list, extra candidates from inside a query's date window
     session_weight: float = 0.2  # 0 turns the session boost off
     session_top: int = 30  # candidates whose scores make up a session's mass
     neighbour_top: int = 10  # hits whose neighbours come along (0 = off)
@@ -58,10 +61,21 @@ def search(
     if k is None and budget_tokens is None:
         k = DEFAULT_K
     limit = max(params.candidates, k or 0)
-    keyword = store.text_search(spec, query_terms(query), limit)
-    dense = store.vector_search(spec, embedder.embed_query(query), embedder.model_id, limit)
+    terms = query_terms(query)
+    vector = embedder.embed_query(query)
+    lists = {"bm25": store.text_search(spec, terms, limit),
+             "dense": store.vector_search(spec, vector, embedder.model_id, limit)}
+    if params.window_weight > 0:
+        lists["window"] = store.window_search(spec, terms, limit)
     window = parse_window(query, now or spec.as_of or datetime.now(UTC)) if params.time_weight > 0 else None
-    fused = _rank(store, spec, query, window, keyword, dense, params)
+    inside = window_spec(spec, window) if window is not None and params.time_candidates > 0 else None
+    if inside is not None:
+        # a dated question also gets the best candidates from inside its date window, which
+        # a global top-k can miss when the words alone do not single them out
+        lists["bm25"] = _merge(lists["bm25"], store.text_search(inside, terms, params.time_candidates))
+        lists["dense"] = _merge(lists["dense"], store.vector_search(
+            inside, vector, embedder.model_id, params.time_candidates))
+    fused = _rank(store, spec, query, window, lists, params)
     if k is not None:
         fused = fused[:k]
     pool = _hits(store, spec, fused, budget_tokens)
@@ -72,10 +86,15 @@ def search(
     return SearchResult(query, tuple(hits), context, tokens, tuple(ordered), budget_tokens)
 
 
-def _rank(store: Store, spec: ReadSpec, query: str, window: Window | None, keyword: list[Scored],
-          dense: list[Scored], params: SearchParams) -> list[tuple[int, float, tuple[str, ...]]]:
-    lists = {"bm25": keyword, "dense": dense}
-    weights = {"bm25": params.bm25_weight, "dense": params.dense_weight}
+def _merge(ranked: list[Scored], extra: list[Scored]) -> list[Scored]:
+    """One list, best first, with the extra candidates that are not in it yet."""
+    seen = {item.ref for item in ranked}
+    return sorted([*ranked, *(item for item in extra if item.ref not in seen)], key=lambda item: -item.score)
+
+
+def _rank(store: Store, spec: ReadSpec, query: str, window: Window | None, lists: dict[str, list[Scored]],
+          params: SearchParams) -> list[tuple[int, float, tuple[str, ...]]]:
+    weights = {"bm25": params.bm25_weight, "dense": params.dense_weight, "window": params.window_weight}
     if params.fusion == "rrf":
         scores: Scores = {ref: (score, list(src)) for ref, score, src in rrf(lists, weights=weights)}
     else:

@@ -12,8 +12,11 @@ from __future__ import annotations
 
 import calendar
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
+
+from engramdb.core.filters import Cond, Group, Node
+from engramdb.core.ports import ReadSpec
 
 MONTHS = {name.lower(): i for i, name in enumerate(calendar.month_name) if name}
 MONTHS.update({name.lower(): i for i, name in enumerate(calendar.month_abbr) if name})
@@ -141,3 +144,13 @@ def time_focus(window: Window | None, scores: dict[int, tuple[float, list[str]]]
         return scores
     return {ref: (score if ref in inside else score / (1 + weight), sources)
             for ref, (score, sources) in scores.items()}
+
+
+def window_spec(spec: ReadSpec, window: Window) -> ReadSpec | None:
+    """The read restricted to a dated window (None for a bare month, which spans every year)."""
+    if window.start is None or window.end is None:
+        return None
+    bounds: tuple[Node, ...] = (Cond("event_time", "gte", window.start.timestamp()),
+                                Cond("event_time", "lt", window.end.timestamp()))
+    filters = Group("and", bounds if spec.filters is None else (spec.filters, *bounds))
+    return replace(spec, filters=filters)

@@ -90,6 +90,7 @@ class SQLiteStore:
                 self._delete_ids(db, ids[start:start + 500])
             if ids:
                 db.execute("INSERT INTO memories_fts (memories_fts) VALUES ('optimize')")
+                db.execute("INSERT INTO windows_fts (windows_fts) VALUES ('optimize')")
             return len(ids)
 
     def restore(
@@ -163,6 +164,25 @@ class SQLiteStore:
                 return queries.rank_text(db, _fts_query(terms), *visibility_clause(spec), limit)
         except sqlite3.OperationalError as exc:
             raise StoreError(f"full-text search failed: {exc}") from exc
+
+    def window_search(self, spec: ReadSpec, terms: Sequence[str], limit: int) -> ScoredList:
+        if not terms or limit <= 0:
+            return []
+        where, params = visibility_clause(spec)
+        try:
+            with self.conn.read() as db:
+                windows = queries.rank_text(db, _fts_query(terms), where, params, limit, table="windows_fts")
+                members = queries.window_members(db, [w.ref for w in windows])
+                best: dict[int, float] = {}
+                for w in windows:
+                    for ref in members.get(w.ref, ()):
+                        if w.score > best.get(ref, float("-inf")):
+                            best[ref] = w.score
+                visible = queries.visible(db, list(best), where, params)
+        except sqlite3.OperationalError as exc:
+            raise StoreError(f"full-text search failed: {exc}") from exc
+        ranked = sorted((ref for ref in best if ref in visible), key=lambda ref: (-best[ref], ref))
+        return [Scored(ref, best[ref]) for ref in ranked]
 
     def adjacent(self, refs: Sequence[int], spec: ReadSpec, width: int) -> dict[int, builtins.list[tuple[int, int]]]:
         if not refs or width <= 0:

@@ -18,42 +18,66 @@ FTS_OVERFETCH = 3
 _CHUNK = 500  # stays under SQLite's bound-parameter limit
 
 
-def rank_text(db: sqlite3.Connection, match: str, where: str, params: list[Any], limit: int) -> list[Scored]:
-    """BM25 top ``limit`` visible rows for an FTS5 MATCH expression."""
-    fast = _rank_text_fast(db, match, where, params, limit)
+FTS_TABLES = frozenset({"memories_fts", "windows_fts"})  # both keyed by the rowid of a memories row
+
+
+def rank_text(db: sqlite3.Connection, match: str, where: str, params: list[Any], limit: int,
+              table: str = "memories_fts") -> list[Scored]:
+    """BM25 top ``limit`` visible rows of ``table`` for an FTS5 MATCH expression."""
+    if table not in FTS_TABLES:
+        raise ValueError(f"not a full-text table: {table}")
+    fast = _rank_text_fast(db, match, where, params, limit, table)
     if fast is not None:
         return fast
     rows = db.execute(
-        "SELECT m.rowid, bm25(memories_fts) AS s FROM memories_fts "
-        "JOIN memories m ON m.rowid = memories_fts.rowid "
-        f"WHERE memories_fts MATCH ? AND {where} ORDER BY s, m.rowid LIMIT ?",
+        f"SELECT m.rowid, bm25({table}) AS s FROM {table} "
+        f"JOIN memories m ON m.rowid = {table}.rowid "
+        f"WHERE {table} MATCH ? AND {where} ORDER BY s, m.rowid LIMIT ?",
         [match, *params, limit],
     ).fetchall()
     return [Scored(int(r[0]), -float(r[1])) for r in rows]
 
 
 def _rank_text_fast(db: sqlite3.Connection, match: str, where: str, params: list[Any],
-                    limit: int) -> list[Scored] | None:
+                    limit: int, table: str) -> list[Scored] | None:
     """Rank in FTS5 alone (about twice as fast as ranking through the join), over-fetch, then
     keep the visible rows. None when too few survive and more matches exist: the caller then
     ranks through the join, which is exact for any mix of scopes."""
     want = limit * FTS_OVERFETCH
     ranked = db.execute(
-        "SELECT rowid, bm25(memories_fts) AS s FROM memories_fts WHERE memories_fts MATCH ? "
+        f"SELECT rowid, bm25({table}) AS s FROM {table} WHERE {table} MATCH ? "
         "ORDER BY s, rowid LIMIT ?", [match, want],
     ).fetchall()
     if not ranked:
         return []
-    visible: set[int] = set()
-    for start in range(0, len(ranked), _CHUNK):
-        chunk = [int(r[0]) for r in ranked[start:start + _CHUNK]]
-        visible.update(int(r[0]) for r in db.execute(
-            f"SELECT m.rowid FROM memories m WHERE m.rowid IN ({','.join('?' * len(chunk))}) AND {where}",
-            [*chunk, *params]))
-    kept = [Scored(int(r[0]), -float(r[1])) for r in ranked if int(r[0]) in visible]
+    visible_rows = visible(db, [int(r[0]) for r in ranked], where, params)
+    kept = [Scored(int(r[0]), -float(r[1])) for r in ranked if int(r[0]) in visible_rows]
     if len(kept) >= limit or len(ranked) < want:
         return kept[:limit]
     return None
+
+
+def visible(db: sqlite3.Connection, refs: Sequence[int], where: str, params: list[Any]) -> set[int]:
+    """The subset of ``refs`` that the read's visibility clause admits."""
+    out: set[int] = set()
+    for start in range(0, len(refs), _CHUNK):
+        chunk = list(refs[start:start + _CHUNK])
+        out.update(int(r[0]) for r in db.execute(
+            f"SELECT m.rowid FROM memories m WHERE m.rowid IN ({','.join('?' * len(chunk))}) AND {where}",
+            [*chunk, *params]))
+    return out
+
+
+def window_members(db: sqlite3.Connection, refs: Sequence[int]) -> dict[int, tuple[int, ...]]:
+    """The member rowids of the windows keyed by ``refs`` (each window's last turn)."""
+    out: dict[int, tuple[int, ...]] = {}
+    for start in range(0, len(refs), _CHUNK):
+        chunk = list(refs[start:start + _CHUNK])
+        for rowid, members in db.execute(
+            f"SELECT rowid, members FROM windows_fts WHERE rowid IN ({','.join('?' * len(chunk))})", chunk
+        ):
+            out[int(rowid)] = tuple(int(m) for m in str(members).split())
+    return out
 
 
 def adjacent(db: sqlite3.Connection, refs: Sequence[int], where: str, params: list[Any],
