@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import sqlite3
 
+import pytest
+
 from engramdb import Memory
+from engramdb.core.filters import parse_filters
 from engramdb.core.models import Scope
 from engramdb.core.ports import ReadSpec
 from engramdb.stores.sqlite import SQLiteStore
@@ -119,3 +122,65 @@ def test_a_database_from_before_windows_gets_them_on_open(tmp_path):
         assert len(scored) == len(CHAT)
     finally:
         store.close()
+
+
+# ---- dense windows (Store.window_vector_search) ------------------------------
+
+
+def test_dense_window_scores_are_member_centroids(memory_factory):
+    import numpy as np
+
+    m = memory_factory()
+    recs = m.add(CHAT, user_id="u", session_id="s1")
+    spec = ReadSpec(Scope(user_id="u"))
+    q = m.embedder.embed_query("a quiet weekend with turtles after a tournament")
+    got = {s.ref: s.score for s in m.store.window_vector_search(spec, q, m.embedder.model_id, 50)}
+    refs = {r.content: ref for ref, r in m.store.fetch(list(got)).items()}
+    ordered = [refs[r.content] for r in recs]
+    vecs = m.embedder.embed_documents([r.index_text for r in recs])
+    # expected: each turn's best window among those ending at it and at the two turns after it
+    window = []
+    for end in range(len(recs)):
+        c = vecs[max(0, end - 2):end + 1].sum(axis=0)
+        window.append(float(c @ q / np.linalg.norm(c)))
+    for i, ref in enumerate(ordered):
+        assert got[ref] == pytest.approx(max(window[i:i + 3]), abs=1e-5)
+
+
+def test_dense_windows_respect_scope_session_and_filters(memory_factory):
+    m = memory_factory()
+    m.add(CHAT[:2], user_id="u", session_id="s1", metadata={"topic": "games"})
+    m.add(CHAT[2:4], user_id="u", session_id="s2", metadata={"topic": "pets"})
+    m.add(CHAT, user_id="other", session_id="s1")
+    q = m.embedder.embed_query("turtles tournament")
+    spec = ReadSpec(Scope(user_id="u"))
+    scored = m.store.window_vector_search(spec, q, m.embedder.model_id, 50)
+    records = m.store.fetch([s.ref for s in scored])
+    assert {r.scope.user_id for r in records.values()} == {"u"} and len(records) == 4
+    filtered = ReadSpec(Scope(user_id="u"), filters=parse_filters({"topic": "pets"}))
+    only = m.store.fetch([s.ref for s in m.store.window_vector_search(filtered, q, m.embedder.model_id, 50)])
+    assert {r.metadata["topic"] for r in only.values()} == {"pets"}
+    plain = m.store.fetch([s.ref for s in m.store.vector_search(filtered, q, m.embedder.model_id, 50)])
+    assert {r.metadata["topic"] for r in plain.values()} == {"pets"} and len(plain) == 2
+
+
+def test_dense_windows_follow_adds_and_deletes(memory_factory):
+    m = memory_factory()
+    spec = ReadSpec(Scope(user_id="u"))
+    q = m.embedder.embed_query("turtles")
+    first = m.add(CHAT[:3], user_id="u", session_id="s1")
+    assert len(m.store.window_vector_search(spec, q, m.embedder.model_id, 50)) == 3
+    m.add(CHAT[3:], user_id="u", session_id="s1")  # appended to the cached scope, not rebuilt
+    assert len(m.store.window_vector_search(spec, q, m.embedder.model_id, 50)) == len(CHAT)
+    m.delete(first[0].id, user_id="u")
+    left = m.store.fetch([s.ref for s in m.store.window_vector_search(spec, q, m.embedder.model_id, 50)])
+    assert first[0].id not in {r.id for r in left.values()} and len(left) == len(CHAT) - 1
+
+
+def test_notes_get_no_dense_window(memory_factory):
+    m = memory_factory()
+    m.add("a note about turtles", user_id="u", kind="note")
+    q = m.embedder.embed_query("turtles")
+    spec = ReadSpec(Scope(user_id="u"))
+    assert m.store.window_vector_search(spec, q, m.embedder.model_id, 50) == []
+    assert m.store.vector_search(spec, q, m.embedder.model_id, 50)

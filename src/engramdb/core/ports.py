@@ -120,6 +120,11 @@ class Store(Protocol):
         """Exact cosine scan over the visible records embedded with ``model_id``."""
         ...
 
+    def window_vector_search(self, spec: ReadSpec, query: Vector, model_id: str, limit: int) -> ScoredList:
+        """Turns scored by the best cosine of an episode window containing them; a window's vector is
+        the normalised sum of a turn's and the two turns' before it in its session; visible turns only."""
+        ...
+
     def fetch(self, refs: Sequence[int], spec: ReadSpec | None = None) -> dict[int, MemoryRecord]:
         """The record versions behind candidate refs (missing refs are left out).
 

@@ -35,6 +35,7 @@ class SearchParams:
     bm25_weight: float = 1.0
     dense_weight: float = 0.3
     window_weight: float = 0.7  # BM25 over episode windows (turn + 4 before); 0 turns it off
+    dense_window_weight: float = 0.7  # cosine of episode-window centroids (turn + 2 before); 0: off
     speaker_weight: float = 0.5  # 0 turns the speaker focus off
     time_weight: float = 0.5  # 0 turns the time focus off
     time_candidates: int = 30  # per list, extra candidates from inside a query's date window
@@ -67,6 +68,8 @@ def search(
              "dense": store.vector_search(spec, vector, embedder.model_id, limit)}
     if params.window_weight > 0:
         lists["window"] = store.window_search(spec, terms, limit)
+    if params.dense_window_weight > 0:
+        lists["dense_window"] = store.window_vector_search(spec, vector, embedder.model_id, limit)
     window = parse_window(query, now or spec.as_of or datetime.now(UTC)) if params.time_weight > 0 else None
     inside = window_spec(spec, window) if window is not None and params.time_candidates > 0 else None
     if inside is not None:
@@ -94,7 +97,8 @@ def _merge(ranked: list[Scored], extra: list[Scored]) -> list[Scored]:
 
 def _rank(store: Store, spec: ReadSpec, query: str, window: Window | None, lists: dict[str, list[Scored]],
           params: SearchParams) -> list[tuple[int, float, tuple[str, ...]]]:
-    weights = {"bm25": params.bm25_weight, "dense": params.dense_weight, "window": params.window_weight}
+    weights = {"bm25": params.bm25_weight, "dense": params.dense_weight, "window": params.window_weight,
+               "dense_window": params.dense_window_weight}
     if params.fusion == "rrf":
         scores: Scores = {ref: (score, list(src)) for ref, score, src in rrf(lists, weights=weights)}
     else:

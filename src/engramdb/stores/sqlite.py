@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from engramdb.core.errors import ConflictError, NotFoundError, StoreError
 from engramdb.core.ids import new_id
@@ -18,7 +19,7 @@ from engramdb.core.ports import Facets, Matrix, ReadSpec, Scored, ScoredList, Ve
 from engramdb.stores import sqlite_queries as queries
 from engramdb.stores.sqlite_conn import Connection
 from engramdb.stores.sqlite_sql import COLUMNS, dt, record_from_row, scope_clause, ts, visibility_clause
-from engramdb.stores.vector_index import VectorCache, to_blob, top_k
+from engramdb.stores.vector_index import Group, ScopeMatrix, VectorCache, best_of, cosines, to_blob
 
 _INSERT = (
     "INSERT INTO memories (id, version, user_id, agent_id, session_id, kind, role, speaker, content, "
@@ -196,12 +197,29 @@ class SQLiteStore:
 
     def vector_search(self, spec: ReadSpec, query: Vector, model_id: str, limit: int) -> ScoredList:
         with self.conn.read() as db:
-            if spec.as_of is None and spec.filters is None and not spec.kinds:
-                rowids, matrix = self._cached_matrix(db, spec, model_id, query.shape[0])
-            else:
-                rowids, matrix = self._load_matrix(db, spec, model_id, query.shape[0])
-        idx, scores = top_k(matrix, query, limit)
-        return [Scored(int(rowids[i]), float(s)) for i, s in zip(idx, scores, strict=True)]
+            entry, allowed = self._scope_vectors(db, spec, model_id, query.shape[0])
+        scores = cosines(entry.matrix, query) if entry.matrix.shape[0] else np.empty(0, np.float32)
+        if allowed is not None:
+            scores = np.where(allowed, scores, np.float32(-np.inf))
+        idx, best = best_of(scores, limit)
+        return [Scored(int(entry.rowids[i]), float(v)) for i, v in zip(idx, best, strict=True)]
+
+    def window_vector_search(self, spec: ReadSpec, query: Vector, model_id: str, limit: int) -> ScoredList:
+        with self.conn.read() as db:
+            entry, allowed = self._scope_vectors(db, spec, model_id, query.shape[0])
+        if not entry.matrix.shape[0]:
+            return []
+        windows = entry.window_scores(cosines(entry.matrix, query))
+        if allowed is not None:
+            windows = np.where(allowed, windows, np.float32(-np.inf))
+        idx, best = best_of(windows, limit)
+        out: dict[int, float] = {}
+        for i, value in zip(idx, best, strict=True):
+            for pos in entry.members[i]:
+                if pos >= 0 and (allowed is None or allowed[pos]):
+                    ref = int(entry.rowids[pos])
+                    out[ref] = max(out.get(ref, -np.inf), float(value))
+        return [Scored(ref, value) for ref, value in sorted(out.items(), key=lambda kv: (-kv[1], kv[0]))]
 
     def fetch(self, refs: Sequence[int], spec: ReadSpec | None = None) -> dict[int, MemoryRecord]:
         if not refs:
@@ -304,30 +322,37 @@ class SQLiteStore:
     def _mutation_seq(self, db: sqlite3.Connection) -> int:
         return int(db.execute("SELECT value FROM meta WHERE key = 'mutation_seq'").fetchone()[0])
 
-    def _cached_matrix(self, db: sqlite3.Connection, spec: ReadSpec, model_id: str,
-                       dim: int) -> tuple[Any, Matrix]:
+    def _scope_vectors(self, db: sqlite3.Connection, spec: ReadSpec, model_id: str,
+                       dim: int) -> tuple[ScopeMatrix, npt.NDArray[np.bool_] | None]:
+        """The scope's vectors and, for a filtered read, which of them the filters admit.
+
+        Current-state reads share one cached matrix per scope (filters become a
+        mask from a rowid-only query, no BLOBs read); ``as_of`` reads load theirs."""
+        if spec.as_of is not None:
+            entry = ScopeMatrix(0, 0, np.empty(0, np.int64), np.empty((0, dim), np.float32))
+            self._append_rows(db, entry, spec, model_id, dim)
+            return entry, None
+        base = ReadSpec(spec.scope, include_superseded=spec.include_superseded)
         key = (tuple(spec.scope.items()), model_id, spec.include_superseded)
         entry = self._vectors.get(key, self._mutation_seq(db), dim)
+        self._append_rows(db, entry, base, model_id, dim)
+        if spec.filters is None and not spec.kinds:
+            return entry, None
+        where, params = visibility_clause(spec)
+        admitted = np.asarray([r[0] for r in db.execute(f"SELECT m.rowid FROM memories m WHERE {where}", params)],
+                              dtype=np.int64)
+        return entry, np.isin(entry.rowids, admitted)
+
+    def _append_rows(self, db: sqlite3.Connection, entry: ScopeMatrix, spec: ReadSpec, model_id: str,
+                     dim: int) -> None:
         where, params = visibility_clause(spec)
         rows = db.execute(
-            f"SELECT m.rowid, m.embedding FROM memories m WHERE {where} AND m.rowid > ? "
-            "AND m.embed_model = ? ORDER BY m.rowid",
+            f"SELECT m.rowid, m.embedding, m.kind, m.user_id, m.agent_id, m.session_id FROM memories m "
+            f"WHERE {where} AND m.rowid > ? AND m.embed_model = ? ORDER BY m.rowid",
             [*params, entry.max_rowid, model_id],
         ).fetchall()
-        entry.append([r[0] for r in rows], [r[1] for r in rows], dim)
-        return entry.rowids, entry.matrix
-
-    def _load_matrix(self, db: sqlite3.Connection, spec: ReadSpec, model_id: str,
-                     dim: int) -> tuple[Any, Matrix]:
-        where, params = visibility_clause(spec)
-        rows = db.execute(
-            f"SELECT m.rowid, m.embedding FROM memories m WHERE {where} AND m.embed_model = ?",
-            [*params, model_id],
-        ).fetchall()
-        if not rows:
-            return np.empty(0, np.int64), np.empty((0, dim), np.float32)
-        matrix = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32).reshape(len(rows), dim)
-        return np.asarray([r[0] for r in rows], dtype=np.int64), matrix
+        groups: list[Group] = [(r[3], r[4], r[5]) if r[2] == "turn" and r[5] is not None else None for r in rows]
+        entry.append([r[0] for r in rows], [r[1] for r in rows], dim, groups)
 
 
 def _with_version(rec: MemoryRecord, version: int) -> MemoryRecord:

@@ -10,7 +10,7 @@ which invalidates the cached matrices (also for writes by other processes).
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -18,21 +18,60 @@ import numpy.typing as npt
 
 from engramdb.core.ports import Matrix, Vector
 
+WINDOW_TURNS = 3  # a dense window: a turn and the two turns before it in its session
+Group = tuple[object, ...] | None  # (user, agent, session) of a conversational turn; None: no window
+
 
 @dataclass
 class ScopeMatrix:
+    """The vectors of one scope in rowid order, plus the episode windows over them.
+
+    A turn's window is the turn and the ``WINDOW_TURNS - 1`` turns before it in
+    the same session (among these rows); its vector is the normalised sum of
+    theirs, so a window's cosine is the sum of its members' cosines divided by
+    a norm kept here: windows cost no model call and no second matrix.
+    """
+
     mutation_seq: int
     max_rowid: int
     rowids: npt.NDArray[np.int64]
     matrix: Matrix
+    members: npt.NDArray[np.int64] = field(default_factory=lambda: np.empty((0, WINDOW_TURNS), np.int64))
+    norms: npt.NDArray[np.float32] = field(default_factory=lambda: np.empty(0, np.float32))
+    tails: dict[object, list[int]] = field(default_factory=dict)
 
-    def append(self, rowids: list[int], blobs: list[bytes], dim: int) -> None:
+    def append(self, rowids: list[int], blobs: list[bytes], dim: int, groups: list[Group] | None = None) -> None:
         if not rowids:
             return
         new = np.frombuffer(b"".join(blobs), dtype=np.float32).reshape(len(blobs), dim)
+        start = self.matrix.shape[0]
         self.matrix = np.vstack([self.matrix, new]) if self.matrix.size else new.copy()
         self.rowids = np.concatenate([self.rowids, np.asarray(rowids, dtype=np.int64)])
         self.max_rowid = max(self.max_rowid, max(rowids))
+        self._add_windows(start, groups or [None] * len(rowids))
+
+    def _add_windows(self, start: int, groups: list[Group]) -> None:
+        members = np.full((len(groups), WINDOW_TURNS), -1, np.int64)
+        norms = np.zeros(len(groups), np.float32)
+        for i, group in enumerate(groups):
+            if group is None:
+                continue
+            pos = start + i
+            tail = [*self.tails.get(group, []), pos][-WINDOW_TURNS:]
+            self.tails[group] = tail
+            members[i, :len(tail)] = tail
+            norms[i] = float(np.linalg.norm(self.matrix[tail].sum(axis=0)))
+        self.members = np.vstack([self.members, members])
+        self.norms = np.concatenate([self.norms, norms])
+
+    def window_scores(self, cosines: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+        """Each row's window cosine (-inf for rows without a window), from the rows' cosines."""
+        padded = np.append(cosines, np.float32(0.0))
+        sums = padded[self.members].sum(axis=1)  # -1 picks the padding zero
+        out = np.full(cosines.shape[0], -np.inf, np.float32)
+        has = self.norms > 0
+        out[has] = sums[has] / self.norms[has]
+        return out
 
 
 class VectorCache:
@@ -71,13 +110,25 @@ def _one_blas_thread() -> Any:
     return _BLAS.limit(limits=1, user_api="blas")
 
 
+def cosines(matrix: Matrix, query: Vector) -> npt.NDArray[np.float32]:
+    with _one_blas_thread():
+        out: npt.NDArray[np.float32] = matrix @ query
+    return out
+
+
 def top_k(matrix: Matrix, query: Vector, k: int) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.float32]]:
     """Indices and cosine scores of the k best rows (rows and query are unit vectors)."""
     if matrix.shape[0] == 0 or k <= 0:
         return np.empty(0, np.intp), np.empty(0, np.float32)
-    with _one_blas_thread():
-        scores = matrix @ query
-    k = min(k, scores.shape[0])
+    return best_of(cosines(matrix, query), k)
+
+
+def best_of(scores: npt.NDArray[np.float32], k: int) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.float32]]:
+    """Indices and values of the k highest finite scores, best first, ties by position."""
+    finite = int(np.isfinite(scores).sum())
+    k = min(k, finite)
+    if k <= 0:
+        return np.empty(0, np.intp), np.empty(0, np.float32)
     idx = np.argpartition(-scores, k - 1)[:k]
     # stable tie-break on position keeps results deterministic
     order = np.lexsort((idx, -scores[idx]))
