@@ -31,6 +31,8 @@ from engramdb.formats.base import load_json
 from engramdb.formats.detect import parse_file
 from engramdb.formats.locomo import conversation_turns
 
+SESSION_TURNS = 20  # turns per session in the filler scopes (LoCoMo sessions hold ~20)
+
 
 def run_perf(locomo: Path, *, embedder: str | None, sizes: list[int], single_adds: int, queries: int,
              out_dir: Path, seed: int = 0) -> dict[str, Any]:
@@ -91,11 +93,15 @@ def _stored(mem: Memory, index_hash: str) -> Any:
 
 
 def _fill(mem: Memory, texts: list[str], vectors: Any, size: int, rng: np.random.Generator) -> None:
-    scope = Scope(user_id="perf")
+    """``size`` conversational turns for one user, in sessions of SESSION_TURNS (so episode windows exist)."""
     for start in range(0, size, 2000):
         idx = list(range(start, min(size, start + 2000)))
-        drafts = [Draft(f"{texts[i % len(texts)]} (#{i})", "user", None, None, {}) for i in idx]
-        records = build_records(drafts, scope=scope, kind=Kind.TURN, timestamp=None, metadata={})
+        records = []
+        for first in range(start, idx[-1] + 1, SESSION_TURNS):
+            part = [i for i in idx if first <= i < first + SESSION_TURNS]
+            drafts = [Draft(f"{texts[i % len(texts)]} (#{i})", "user", None, None, {}) for i in part]
+            scope = Scope(user_id="perf", session_id=f"s{first // SESSION_TURNS}")
+            records += build_records(drafts, scope=scope, kind=Kind.TURN, timestamp=None, metadata={})
         noise = rng.normal(0, 0.02, size=(len(idx), vectors.shape[1])).astype(np.float32)
         vecs = vectors[[i % len(texts) for i in idx]] + noise
         vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import builtins
 import json
 import sqlite3
+import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -39,6 +40,7 @@ class SQLiteStore:
     def __init__(self, path: str | Path) -> None:
         self.conn = Connection(path)
         self._vectors = VectorCache()
+        self._last_scan = threading.local()
 
     # ---- writes -------------------------------------------------------------
 
@@ -198,7 +200,7 @@ class SQLiteStore:
     def vector_search(self, spec: ReadSpec, query: Vector, model_id: str, limit: int) -> ScoredList:
         with self.conn.read() as db:
             entry, allowed = self._scope_vectors(db, spec, model_id, query.shape[0])
-        scores = cosines(entry.matrix, query) if entry.matrix.shape[0] else np.empty(0, np.float32)
+        scores = self._cosines(entry, query)
         if allowed is not None:
             scores = np.where(allowed, scores, np.float32(-np.inf))
         idx, best = best_of(scores, limit)
@@ -209,7 +211,7 @@ class SQLiteStore:
             entry, allowed = self._scope_vectors(db, spec, model_id, query.shape[0])
         if not entry.matrix.shape[0]:
             return []
-        windows = entry.window_scores(cosines(entry.matrix, query))
+        windows = entry.window_scores(self._cosines(entry, query))
         if allowed is not None:
             windows = np.where(allowed, windows, np.float32(-np.inf))
         idx, best = best_of(windows, limit)
@@ -321,6 +323,17 @@ class SQLiteStore:
 
     def _mutation_seq(self, db: sqlite3.Connection) -> int:
         return int(db.execute("SELECT value FROM meta WHERE key = 'mutation_seq'").fetchone()[0])
+
+    def _cosines(self, entry: ScopeMatrix, query: Vector) -> npt.NDArray[np.float32]:
+        """Cosines of the query with every row; the last result is reused (per thread), since a
+        search asks for turns and for windows of the same scope with the same query."""
+        key = (id(entry), entry.matrix.shape[0], query.tobytes())
+        last = getattr(self._last_scan, "value", None)
+        if last is not None and last[0] == key and last[1] is entry:
+            return last[2]  # type: ignore[no-any-return]
+        scores = cosines(entry.matrix, query) if entry.matrix.shape[0] else np.empty(0, np.float32)
+        self._last_scan.value = (key, entry, scores)
+        return scores
 
     def _scope_vectors(self, db: sqlite3.Connection, spec: ReadSpec, model_id: str,
                        dim: int) -> tuple[ScopeMatrix, npt.NDArray[np.bool_] | None]:
