@@ -97,3 +97,16 @@ def test_unreachable_endpoint_is_a_clear_error() -> None:
 def test_unknown_option_is_rejected() -> None:
     with pytest.raises(ValueError):
         OpenAIEmbedderOptions.model_validate({"base_url": "http://x", "temperature": 1})
+
+
+def test_query_and_document_prefixes_are_sent_and_name_the_vectors(server: str, monkeypatch) -> None:
+    monkeypatch.setenv("ENGRAM_EMBEDDER_BASE_URL", server)
+    monkeypatch.setenv("ENGRAM_EMBEDDER_QUERY_PREFIX", "search_query: ")
+    monkeypatch.setenv("ENGRAM_EMBEDDER_DOCUMENT_PREFIX", "search_document: ")
+    emb = OpenAIEmbedder(OpenAIEmbedderOptions.from_env("nomic"))
+    emb.embed_documents(["a turn"])
+    emb.embed_query("a question")
+    sent = [r["body"]["input"] for r in _Handler.requests]
+    assert sent == [["search_document: a turn"], ["search_query: a question"]]
+    plain = OpenAIEmbedder(OpenAIEmbedderOptions(base_url=server, model="nomic"))
+    assert emb.model_id != plain.model_id and plain.model_id == "openai:nomic"

@@ -34,7 +34,9 @@ DEFAULT = SearchParams()
 VARIANTS: dict[str, SearchParams] = {
     "engramdb (all on)": DEFAULT,
     "- speaker focus": replace(DEFAULT, speaker_weight=0.0),
-    "- episode windows": replace(DEFAULT, window_weight=0.0),
+    "- episode windows (bm25)": replace(DEFAULT, window_weight=0.0),
+    "- episode windows (dense)": replace(DEFAULT, dense_window_weight=0.0),
+    "- episode windows (both)": replace(DEFAULT, window_weight=0.0, dense_window_weight=0.0),
     "- time focus": replace(DEFAULT, time_weight=0.0),
     "- date-window candidates": replace(DEFAULT, time_candidates=0),
     "- session boost": replace(DEFAULT, session_weight=0.0),
@@ -42,10 +44,11 @@ VARIANTS: dict[str, SearchParams] = {
     "- session boost - neighbours": replace(DEFAULT, session_weight=0.0, neighbour_top=0),
     "rrf fusion instead of score fusion": replace(DEFAULT, fusion="rrf"),
     "equal bm25/dense weights": replace(DEFAULT, dense_weight=1.0),
-    "bm25 only (+ expansions)": replace(DEFAULT, dense_weight=0.0),
-    "dense only (+ expansions)": replace(DEFAULT, bm25_weight=0.0),
+    "keyword only (bm25 + bm25 windows, + expansions)": replace(DEFAULT, dense_weight=0.0, dense_window_weight=0.0),
+    "dense only (dense + dense windows, + expansions)": replace(DEFAULT, bm25_weight=0.0, window_weight=0.0),
 }
-GRID = {"dense_weight": (0.3, 0.5), "window_weight": (0.4, 0.7, 1.0), "session_weight": (0.2, 0.3)}
+GRID = {"dense_weight": (0.3, 0.5), "window_weight": (0.7, 1.0), "session_weight": (0.0, 0.2),
+        "neighbour_top": (0, 10)}
 
 
 @dataclass
@@ -144,7 +147,9 @@ def _cross_validate(mem: Memory, loaded: Any, console: Console) -> dict[str, Any
     default_rows = _score(mem, DEFAULT, loaded.queries, loaded.golds)
     summary = _summary(held_out)
     summary.pop("recall@10")  # the grid search scores budgets only
-    return {"grid": GRID, "chosen_per_fold": chosen, "held_out": summary,
+    means = [{**point, f"recall<={BUDGET}": round(float(np.mean([r.recall_budget for r in rows])), 4)}
+             for point, rows in zip(grid, per_point, strict=True)]
+    return {"grid": GRID, "chosen_per_fold": chosen, "held_out": summary, "grid_means": means,
             "defaults_on_all": _summary(default_rows)}
 
 

@@ -26,6 +26,9 @@ class OpenAIEmbedderOptions(BaseModel):
     api_key: str | None = None
     timeout_s: float = Field(default=30.0, gt=0)
     batch_size: int = Field(default=128, ge=1, le=2048)
+    # instructions some models need (nomic: "search_query: " / "search_document: ")
+    query_prefix: str = ""
+    document_prefix: str = ""
 
     @classmethod
     def from_env(cls, model: str | None = None) -> OpenAIEmbedderOptions:
@@ -36,6 +39,9 @@ class OpenAIEmbedderOptions(BaseModel):
             values["api_key"] = key
         if model:
             values["model"] = model
+        for key in ("query_prefix", "document_prefix"):
+            if (value := os.environ.get(f"ENGRAM_EMBEDDER_{key.upper()}")) is not None:
+                values[key] = value
         try:
             return cls.model_validate(values)
         except PydanticError as exc:
@@ -51,7 +57,9 @@ class OpenAIEmbedder:
 
     @property
     def model_id(self) -> str:
-        return f"openai:{self.options.model}"
+        prefixes = (self.options.query_prefix, self.options.document_prefix)
+        suffix = f"|q={prefixes[0]!r}|d={prefixes[1]!r}" if any(prefixes) else ""
+        return f"openai:{self.options.model}{suffix}"  # other prefixes, other vectors
 
     @property
     def dim(self) -> int:
@@ -60,6 +68,13 @@ class OpenAIEmbedder:
         return self._dim
 
     def embed_documents(self, texts: Sequence[str]) -> Matrix:
+        return self._embed([self.options.document_prefix + t for t in texts])
+
+    def embed_query(self, text: str) -> Vector:
+        row: Vector = self._embed([self.options.query_prefix + text])[0]
+        return row
+
+    def _embed(self, texts: Sequence[str]) -> Matrix:
         if not texts:
             return np.zeros((0, self._dim or 0), dtype=np.float32)
         parts = [self._request(list(texts[i:i + self.options.batch_size]))
@@ -70,10 +85,6 @@ class OpenAIEmbedder:
         norms[norms == 0] = 1.0
         result: Matrix = out / norms
         return result
-
-    def embed_query(self, text: str) -> Vector:
-        row: Vector = self.embed_documents([text])[0]
-        return row
 
     def _request(self, batch: list[str]) -> Matrix:
         body = json.dumps({"model": self.options.model, "input": batch}).encode("utf-8")
