@@ -33,15 +33,15 @@ class SearchParams:
     candidates: int = 100  # per candidate list, before fusion
     fusion: str = "score"  # "score" (normalised weighted sum) or "rrf"
     bm25_weight: float = 1.0
-    dense_weight: float = 0.3
-    window_weight: float = 0.7  # BM25 over episode windows (turn + 4 before); 0 turns it off
+    dense_weight: float = 0.5
+    window_weight: float = 1.0  # BM25 over episode windows (turn + 4 before); 0 turns it off
     dense_window_weight: float = 0.7  # cosine of episode-window centroids (turn + 2 before); 0: off
     speaker_weight: float = 0.5  # 0 turns the speaker focus off
     time_weight: float = 0.5  # 0 turns the time focus off
     time_candidates: int = 30  # per list, extra candidates from inside a query's date window
-    session_weight: float = 0.2  # 0 turns the session boost off
+    session_weight: float = 0.0  # session boost; off: episode windows do its job better (ablation)
     session_top: int = 30  # candidates whose scores make up a session's mass
-    neighbour_top: int = 10  # hits whose neighbours come along (0 = off)
+    neighbour_top: int = 0  # hits whose neighbours come along; off: windows subsume it (ablation)
     neighbour_width: int = 2
     neighbour_decay: float = 0.85
 
