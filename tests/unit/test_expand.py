@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 
 from engramdb.core.ports import Facets
-from engramdb.retrieval.expand import named_speaker, session_boost, speaker_focus
+from engramdb.retrieval.expand import addressed_role, named_speaker, role_focus, session_boost, speaker_focus
 
 T = datetime(2023, 1, 1, tzinfo=UTC)
 
@@ -40,3 +40,26 @@ def test_session_boost_lifts_the_dense_session_and_stays_in_range() -> None:
     assert out[1][0] > out[3][0]  # session a collected 1.0, b only 0.6
     assert all(0.0 <= s <= 1.0 for s, _ in out.values())
     assert session_boost(scores, f, weight=0.0, top=3) == scores
+
+
+@pytest.mark.parametrize("query, role", [
+    ("How many different doctors did I visit?", "user"),
+    ("Where did my sister move?", "user"),
+    ("I’m trying to remember the hotel name", "user"),
+    ("What did you recommend for the trip?", "assistant"),
+    ("What did you suggest for my back pain?", None),  # both: no focus
+    ("What does Melanie like?", None),
+])
+def test_addressed_role(query: str, role: str | None) -> None:
+    assert addressed_role(query) == role
+
+
+def test_role_focus_prefers_the_addressed_role_only_when_both_are_candidates() -> None:
+    f = {1: Facets("s", None, T, "user"), 2: Facets("s", None, T, "assistant")}
+    scores = {1: (0.5, ["bm25"]), 2: (0.8, ["bm25"])}
+    out = role_focus("Which doctor did I see?", scores, f, weight=1.0)
+    assert out[1][0] == 0.5 and out[2][0] == pytest.approx(0.4)
+    assert role_focus("Which doctor did Ann see?", scores, f, weight=1.0) == scores
+    only_user = {1: f[1]}
+    assert role_focus("Which doctor did I see?", {1: scores[1]}, only_user, weight=1.0) == {1: scores[1]}
+    assert role_focus("Which doctor did I see?", scores, f, weight=0.0) == scores

@@ -34,6 +34,7 @@ DEFAULT = SearchParams()
 VARIANTS: dict[str, SearchParams] = {
     "engramdb (all on)": DEFAULT,
     "- speaker focus": replace(DEFAULT, speaker_weight=0.0),
+    "- role focus (no effect on LoCoMo: third-person questions)": replace(DEFAULT, role_weight=0.0),
     "- episode windows (bm25)": replace(DEFAULT, window_weight=0.0),
     "- episode windows (dense)": replace(DEFAULT, dense_window_weight=0.0),
     "- episode windows (both)": replace(DEFAULT, window_weight=0.0, dense_window_weight=0.0),

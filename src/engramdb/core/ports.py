@@ -68,6 +68,7 @@ class Facets:
     session_id: str | None
     speaker: str | None
     event_time: datetime
+    role: str | None = None
 
 
 class Store(Protocol):

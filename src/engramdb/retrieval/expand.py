@@ -3,6 +3,11 @@
 - Speaker focus: when a question names exactly one of the people whose words
   are among the candidates ("What does Melanie do to destress?"), that
   person's own statements are preferred over what others said about them.
+- Role focus: a question in the first person ("What did I buy?", "my
+  doctor") is about what the user said, so the user's own turns are
+  preferred over the assistant's; one in the second person only ("What did
+  you recommend?") prefers the assistant's. Questions with both, or neither
+  (third person, as in a conversation between two people), are left alone.
 - Session boost (coarse-to-fine, as in HCAM): a memory's score grows with the
   total score its session collected among the top candidates. Answers tend
   to cluster in the one or two sessions a question is about.
@@ -45,6 +50,36 @@ def speaker_focus(query: str, scores: Scores, facets: dict[int, Facets], *, weig
     out: Scores = {}
     for ref, (score, sources) in scores.items():
         mine = ref in facets and facets[ref].speaker == speaker
+        out[ref] = (score if mine else score / (1 + weight), sources)
+    return out
+
+
+_FIRST = frozenset({"i", "me", "my", "mine", "myself", "i'm", "i've", "i'd", "i'll"})
+_SECOND = frozenset({"you", "your", "yours", "yourself", "you're", "you've", "you'd", "you'll"})
+_TOKEN = re.compile(r"[^\W_]+(?:'[^\W_]+)?", re.UNICODE)
+
+
+def addressed_role(query: str) -> str | None:
+    """"user" for a first-person question, "assistant" for a second-person one, else None."""
+    words = {w.lower().replace("\u2019", "'") for w in _TOKEN.findall(query.replace("\u2019", "'"))}
+    first, second = bool(words & _FIRST), bool(words & _SECOND)
+    if first == second:
+        return None
+    return "user" if first else "assistant"
+
+
+def role_focus(query: str, scores: Scores, facets: dict[int, Facets], *, weight: float) -> Scores:
+    """Scale memories of the other role by 1 / (1 + weight) when the question addresses one role,
+    and only when that role and another one are both among the candidates."""
+    if weight <= 0 or not scores:
+        return scores
+    role = addressed_role(query)
+    roles = {f.role for r, f in facets.items() if r in scores}
+    if role is None or role not in roles or len(roles) < 2:
+        return scores
+    out: Scores = {}
+    for ref, (score, sources) in scores.items():
+        mine = ref in facets and facets[ref].role == role
         out[ref] = (score if mine else score / (1 + weight), sources)
     return out
 

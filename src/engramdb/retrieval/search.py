@@ -1,8 +1,9 @@
 """The retrieval pipeline behind Memory.search.
 
-candidates (BM25 over turns and over episode windows, dense; each with its own
-recall; dated questions add the best candidates inside their date window) -> score fusion ->
-session boost -> temporal neighbours -> fetch in rank order -> pack into the
+candidates (BM25 and dense, over turns and over episode windows; each list with
+its own recall; dated questions add the best candidates inside their date
+window) -> score fusion -> [session boost -> temporal neighbours: options, off
+by default] -> speaker and time focus -> fetch in rank order -> pack into the
 token budget -> chronological, grouped context. Every step works on the live
 index, so adding a turn never re-indexes anything.
 """
@@ -16,7 +17,7 @@ from engramdb.core.errors import ValidationError
 from engramdb.core.models import Hit, SearchResult
 from engramdb.core.ports import Embedder, ReadSpec, Scored, Store
 from engramdb.retrieval.budget import assemble, line_tokens, pack
-from engramdb.retrieval.expand import Scores, neighbours, session_boost, speaker_focus
+from engramdb.retrieval.expand import Scores, neighbours, role_focus, session_boost, speaker_focus
 from engramdb.retrieval.fusion import normalised_sum, rrf
 from engramdb.retrieval.temporal import Window, parse_window, time_focus, window_spec
 from engramdb.retrieval.terms import query_terms
@@ -37,6 +38,7 @@ class SearchParams:
     window_weight: float = 1.0  # BM25 over episode windows (turn + 4 before); 0 turns it off
     dense_window_weight: float = 0.7  # cosine of episode-window centroids (turn + 2 before); 0: off
     speaker_weight: float = 0.5  # 0 turns the speaker focus off
+    role_weight: float = 0.5  # first-person questions prefer the user's turns; 0 turns it off
     time_weight: float = 0.5  # 0 turns the time focus off
     time_candidates: int = 30  # per list, extra candidates from inside a query's date window
     session_weight: float = 0.0  # session boost; off: episode windows do its job better (ablation)
@@ -103,7 +105,8 @@ def _rank(store: Store, spec: ReadSpec, query: str, window: Window | None, lists
         scores: Scores = {ref: (score, list(src)) for ref, score, src in rrf(lists, weights=weights)}
     else:
         scores = normalised_sum(lists, weights)
-    needs_facets = params.session_weight > 0 or params.speaker_weight > 0 or window is not None
+    needs_facets = (params.session_weight > 0 or params.speaker_weight > 0 or params.role_weight > 0
+                    or window is not None)
     facets = store.facets(list(scores)) if needs_facets else {}
     scores = session_boost(scores, facets, weight=params.session_weight, top=params.session_top)
     scores = neighbours(store, spec, scores, top=params.neighbour_top, width=params.neighbour_width,
@@ -111,6 +114,7 @@ def _rank(store: Store, spec: ReadSpec, query: str, window: Window | None, lists
     if needs_facets:
         facets.update(store.facets([ref for ref in scores if ref not in facets]))
         scores = speaker_focus(query, scores, facets, weight=params.speaker_weight)
+        scores = role_focus(query, scores, facets, weight=params.role_weight)
         scores = time_focus(window, scores, {r: f.event_time for r, f in facets.items()}, weight=params.time_weight)
     ranked = sorted(scores.items(), key=lambda kv: (-kv[1][0], kv[0]))
     return [(ref, min(1.0, score), tuple(src)) for ref, (score, src) in ranked]

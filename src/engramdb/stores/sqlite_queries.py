@@ -101,11 +101,11 @@ def facets(db: sqlite3.Connection, refs: Sequence[int]) -> dict[int, Facets]:
     out: dict[int, Facets] = {}
     for start in range(0, len(refs), _CHUNK):
         chunk = list(refs[start:start + _CHUNK])
-        for rowid, session, speaker, when in db.execute(
-            "SELECT rowid, session_id, speaker, event_time FROM memories "
+        for rowid, session, speaker, when, role in db.execute(
+            "SELECT rowid, session_id, speaker, event_time, role FROM memories "
             f"WHERE rowid IN ({','.join('?' * len(chunk))})", chunk,
         ):
-            out[int(rowid)] = Facets(session, speaker, datetime.fromtimestamp(when, tz=UTC))
+            out[int(rowid)] = Facets(session, speaker, datetime.fromtimestamp(when, tz=UTC), role)
     return out
 
 
