@@ -47,11 +47,13 @@ def speaker_focus(query: str, scores: Scores, facets: dict[int, Facets], *, weig
     speaker = named_speaker(query, facets)
     if speaker is None:
         return scores
-    out: Scores = {}
-    for ref, (score, sources) in scores.items():
-        mine = ref in facets and facets[ref].speaker == speaker
-        out[ref] = (score if mine else score / (1 + weight), sources)
-    return out
+    return prefer(scores, {ref for ref, f in facets.items() if f.speaker == speaker}, weight)
+
+
+def prefer(scores: Scores, preferred: set[int], weight: float) -> Scores:
+    """Scale every memory outside ``preferred`` by 1 / (1 + weight)."""
+    return {ref: (score if ref in preferred else score / (1 + weight), sources)
+            for ref, (score, sources) in scores.items()}
 
 
 _FIRST = frozenset({"i", "me", "my", "mine", "myself", "i'm", "i've", "i'd", "i'll"})
@@ -77,11 +79,7 @@ def role_focus(query: str, scores: Scores, facets: dict[int, Facets], *, weight:
     roles = {f.role for r, f in facets.items() if r in scores}
     if role is None or role not in roles or len(roles) < 2:
         return scores
-    out: Scores = {}
-    for ref, (score, sources) in scores.items():
-        mine = ref in facets and facets[ref].role == role
-        out[ref] = (score if mine else score / (1 + weight), sources)
-    return out
+    return prefer(scores, {ref for ref, f in facets.items() if f.role == role}, weight)
 
 
 def session_boost(scores: Scores, facets: dict[int, Facets], *, weight: float, top: int) -> Scores:

@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 
 from engramdb.core.filters import Cond, Group, Node
 from engramdb.core.ports import ReadSpec
+from engramdb.retrieval.expand import prefer
 
 MONTHS = {name.lower(): i for i, name in enumerate(calendar.month_name) if name}
 MONTHS.update({name.lower(): i for i, name in enumerate(calendar.month_abbr) if name})
@@ -142,8 +143,7 @@ def time_focus(window: Window | None, scores: dict[int, tuple[float, list[str]]]
     inside = {ref for ref, when in times.items() if window.contains(when)}
     if not inside & scores.keys():
         return scores
-    return {ref: (score if ref in inside else score / (1 + weight), sources)
-            for ref, (score, sources) in scores.items()}
+    return prefer(scores, inside, weight)
 
 
 def window_spec(spec: ReadSpec, window: Window) -> ReadSpec | None:
