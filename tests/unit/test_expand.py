@@ -7,7 +7,14 @@ from datetime import UTC, datetime
 import pytest
 
 from engramdb.core.ports import Facets
-from engramdb.retrieval.expand import addressed_role, named_speaker, role_focus, session_boost, speaker_focus
+from engramdb.retrieval.expand import (
+    addressed_role,
+    named_speaker,
+    role_focus,
+    session_boost,
+    speaker_focus,
+    without_names,
+)
 
 T = datetime(2023, 1, 1, tzinfo=UTC)
 
@@ -63,3 +70,28 @@ def test_role_focus_prefers_the_addressed_role_only_when_both_are_candidates() -
     only_user = {1: f[1]}
     assert role_focus("Which doctor did I see?", {1: scores[1]}, only_user, weight=1.0) == {1: scores[1]}
     assert role_focus("Which doctor did I see?", scores, f, weight=0.0) == scores
+
+
+@pytest.mark.parametrize("query, names, expected", [
+    ("What activities does Melanie partake in?", {"Melanie", "Caroline"}, "What activities does partake in?"),
+    ("What are melanie's pets called?", {"Melanie"}, "What are pets called?"),
+    ("What did Jon Snow tell Gina?", {"Jon Snow", "Gina"}, "What did tell ?"),
+    ("Where is Melanieville?", {"Melanie"}, "Where is Melanieville?"),  # whole words only
+    ("Melanie", {"Melanie"}, "Melanie"),  # nothing would be left
+    ("What is the plan?", set(), "What is the plan?"),
+])
+def test_without_names(query: str, names: set[str], expected: str) -> None:
+    assert without_names(query, names) == expected
+
+
+def test_dense_query_leaves_out_candidate_speakers_names(tmp_path) -> None:
+    from engramdb import Memory
+
+    seen: list[str] = []
+    with Memory(tmp_path / "m.db", embedder="hash") as m:
+        m.add([{"speaker": "Melanie", "content": "I signed up for a pottery class"},
+               {"speaker": "Caroline", "content": "That sounds fun"}], user_id="u", session_id="s")
+        inner = m.embedder.embed_query
+        m.embedder.embed_query = lambda text: (seen.append(text), inner(text))[1]  # type: ignore[method-assign]
+        m.search("What classes did Melanie take?", user_id="u", k=2)
+    assert seen == ["What classes did take?"]

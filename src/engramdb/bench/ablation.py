@@ -38,6 +38,7 @@ VARIANTS: dict[str, SearchParams] = {
     "- episode windows (bm25)": replace(DEFAULT, window_weight=0.0),
     "- episode windows (dense)": replace(DEFAULT, dense_window_weight=0.0),
     "- episode windows (both)": replace(DEFAULT, window_weight=0.0, dense_window_weight=0.0),
+    "- names out of the dense query": replace(DEFAULT, dense_without_names=False),
     "- time focus": replace(DEFAULT, time_weight=0.0),
     "- date-window candidates": replace(DEFAULT, time_candidates=0),
     "+ session boost (0.2)": replace(DEFAULT, session_weight=0.2),
@@ -49,8 +50,7 @@ VARIANTS: dict[str, SearchParams] = {
     "keyword only (bm25 + bm25 windows, + expansions)": replace(DEFAULT, dense_weight=0.0, dense_window_weight=0.0),
     "dense only (dense + dense windows, + expansions)": replace(DEFAULT, bm25_weight=0.0, window_weight=0.0),
 }
-GRID = {"dense_weight": (0.3, 0.5), "window_weight": (0.7, 1.0), "session_weight": (0.0, 0.2),
-        "neighbour_top": (0, 10)}
+GRID = {"dense_weight": (0.5, 0.7), "dense_window_weight": (0.7, 1.0, 1.3), "window_weight": (0.7, 1.0)}
 
 
 @dataclass

@@ -40,6 +40,18 @@ def named_speaker(query: str, facets: dict[int, Facets]) -> str | None:
     return named.pop() if len(named) == 1 else None
 
 
+def without_names(query: str, names: set[str]) -> str:
+    """The query without the given people's names (whole words, any case, possessive 's too);
+    the query itself if nothing else would be left."""
+    parts = {p for name in names for p in _WORD.findall(name) if len(p) > 1}
+    if not parts:
+        return query
+    pattern = re.compile(r"\b(?:" + "|".join(re.escape(p) for p in sorted(parts, key=len, reverse=True))
+                         + r")(?:['\u2019]s)?\b", re.IGNORECASE)
+    stripped = re.sub(r"\s+", " ", pattern.sub(" ", query)).strip()
+    return stripped if _WORD.search(stripped) else query
+
+
 def speaker_focus(query: str, scores: Scores, facets: dict[int, Facets], *, weight: float) -> Scores:
     """Scale others' memories by 1 / (1 + weight) when the query names one speaker."""
     if weight <= 0 or not scores:

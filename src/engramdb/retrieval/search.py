@@ -17,7 +17,7 @@ from engramdb.core.errors import ValidationError
 from engramdb.core.models import Hit, SearchResult
 from engramdb.core.ports import Embedder, ReadSpec, Scored, Store
 from engramdb.retrieval.budget import assemble, line_tokens, pack
-from engramdb.retrieval.expand import Scores, neighbours, role_focus, session_boost, speaker_focus
+from engramdb.retrieval.expand import Scores, neighbours, role_focus, session_boost, speaker_focus, without_names
 from engramdb.retrieval.fusion import normalised_sum, rrf
 from engramdb.retrieval.temporal import Window, parse_window, time_focus, window_spec
 from engramdb.retrieval.terms import query_terms
@@ -36,11 +36,12 @@ class SearchParams:
     bm25_weight: float = 1.0
     dense_weight: float = 0.5
     window_weight: float = 1.0  # BM25 over episode windows (turn + 4 before); 0 turns it off
-    dense_window_weight: float = 0.7  # cosine of episode-window centroids (turn + 2 before); 0: off
+    dense_window_weight: float = 1.0  # cosine of episode-window centroids (turn + 2 before); 0: off
     speaker_weight: float = 0.5  # 0 turns the speaker focus off
     role_weight: float = 0.5  # first-person questions prefer the user's turns; 0 turns it off
     time_weight: float = 0.5  # 0 turns the time focus off
     time_candidates: int = 30  # per list, extra candidates from inside a query's date window
+    dense_without_names: bool = True  # embed the question without the names of candidate speakers
     session_weight: float = 0.0  # session boost; off: episode windows do its job better (ablation)
     session_top: int = 30  # candidates whose scores make up a session's mass
     neighbour_top: int = 0  # hits whose neighbours come along; off: windows subsume it (ablation)
@@ -65,9 +66,15 @@ def search(
         k = DEFAULT_K
     limit = max(params.candidates, k or 0)
     terms = query_terms(query)
-    vector = embedder.embed_query(query)
-    lists = {"bm25": store.text_search(spec, terms, limit),
-             "dense": store.vector_search(spec, vector, embedder.model_id, limit)}
+    keyword = store.text_search(spec, terms, limit)
+    dense_query = query
+    if params.dense_without_names:
+        # every turn a person says carries their name in the index; in the dense query the name
+        # only pulls towards all of that person's turns (the speaker focus handles persons)
+        speakers = {f.speaker for f in store.facets([s.ref for s in keyword]).values() if f.speaker}
+        dense_query = without_names(query, speakers)
+    vector = embedder.embed_query(dense_query)
+    lists = {"bm25": keyword, "dense": store.vector_search(spec, vector, embedder.model_id, limit)}
     if params.window_weight > 0:
         lists["window"] = store.window_search(spec, terms, limit)
     if params.dense_window_weight > 0:
