@@ -5,13 +5,11 @@ from __future__ import annotations
 import builtins
 import json
 import sqlite3
-import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import numpy.typing as npt
 
 from engramdb.core.errors import ConflictError, NotFoundError, StoreError
 from engramdb.core.ids import new_id
@@ -20,7 +18,8 @@ from engramdb.core.ports import Facets, Matrix, ReadSpec, Scored, ScoredList, Ve
 from engramdb.stores import sqlite_queries as queries
 from engramdb.stores.sqlite_conn import Connection
 from engramdb.stores.sqlite_sql import COLUMNS, dt, record_from_row, scope_clause, ts, visibility_clause
-from engramdb.stores.vector_index import Group, ScopeMatrix, VectorCache, best_of, cosines, to_blob
+from engramdb.stores.sqlite_vectors import VectorReads
+from engramdb.stores.vector_index import to_blob
 
 _INSERT = (
     "INSERT INTO memories (id, version, user_id, agent_id, session_id, kind, role, speaker, content, "
@@ -39,8 +38,7 @@ class SQLiteStore:
 
     def __init__(self, path: str | Path) -> None:
         self.conn = Connection(path)
-        self._vectors = VectorCache()
-        self._last_scan = threading.local()
+        self._vector_reads = VectorReads()
 
     # ---- writes -------------------------------------------------------------
 
@@ -199,29 +197,11 @@ class SQLiteStore:
 
     def vector_search(self, spec: ReadSpec, query: Vector, model_id: str, limit: int) -> ScoredList:
         with self.conn.read() as db:
-            entry, allowed = self._scope_vectors(db, spec, model_id, query.shape[0])
-        scores = self._cosines(entry, query)
-        if allowed is not None:
-            scores = np.where(allowed, scores, np.float32(-np.inf))
-        idx, best = best_of(scores, limit)
-        return [Scored(int(entry.rowids[i]), float(v)) for i, v in zip(idx, best, strict=True)]
+            return self._vector_reads.turns(db, spec, query, model_id, limit)
 
     def window_vector_search(self, spec: ReadSpec, query: Vector, model_id: str, limit: int) -> ScoredList:
         with self.conn.read() as db:
-            entry, allowed = self._scope_vectors(db, spec, model_id, query.shape[0])
-        if not entry.matrix.shape[0]:
-            return []
-        windows = entry.window_scores(self._cosines(entry, query))
-        if allowed is not None:
-            windows = np.where(allowed, windows, np.float32(-np.inf))
-        idx, best = best_of(windows, limit)
-        out: dict[int, float] = {}
-        for i, value in zip(idx, best, strict=True):
-            for pos in entry.members[i]:
-                if pos >= 0 and (allowed is None or allowed[pos]):
-                    ref = int(entry.rowids[pos])
-                    out[ref] = max(out.get(ref, -np.inf), float(value))
-        return [Scored(ref, value) for ref, value in sorted(out.items(), key=lambda kv: (-kv[1], kv[0]))]
+            return self._vector_reads.windows(db, spec, query, model_id, limit)
 
     def fetch(self, refs: Sequence[int], spec: ReadSpec | None = None) -> dict[int, MemoryRecord]:
         if not refs:
@@ -320,53 +300,6 @@ class SQLiteStore:
               _json({"id": mid, "user_id": u, "agent_id": a, "session_id": s})) for mid, u, a, s in owners],
         )
         self._bump(db)
-
-    def _mutation_seq(self, db: sqlite3.Connection) -> int:
-        return int(db.execute("SELECT value FROM meta WHERE key = 'mutation_seq'").fetchone()[0])
-
-    def _cosines(self, entry: ScopeMatrix, query: Vector) -> npt.NDArray[np.float32]:
-        """Cosines of the query with every row; the last result is reused (per thread), since a
-        search asks for turns and for windows of the same scope with the same query."""
-        key = (id(entry), entry.matrix.shape[0], query.tobytes())
-        last = getattr(self._last_scan, "value", None)
-        if last is not None and last[0] == key and last[1] is entry:
-            return last[2]  # type: ignore[no-any-return]
-        scores = cosines(entry.matrix, query) if entry.matrix.shape[0] else np.empty(0, np.float32)
-        self._last_scan.value = (key, entry, scores)
-        return scores
-
-    def _scope_vectors(self, db: sqlite3.Connection, spec: ReadSpec, model_id: str,
-                       dim: int) -> tuple[ScopeMatrix, npt.NDArray[np.bool_] | None]:
-        """The scope's vectors and, for a filtered read, which of them the filters admit.
-
-        Current-state reads share one cached matrix per scope (filters become a
-        mask from a rowid-only query, no BLOBs read); ``as_of`` reads load theirs."""
-        if spec.as_of is not None:
-            entry = ScopeMatrix(0, 0, np.empty(0, np.int64), np.empty((0, dim), np.float32))
-            self._append_rows(db, entry, spec, model_id, dim)
-            return entry, None
-        base = ReadSpec(spec.scope, include_superseded=spec.include_superseded)
-        key = (tuple(spec.scope.items()), model_id, spec.include_superseded)
-        entry = self._vectors.get(key, self._mutation_seq(db), dim)
-        self._append_rows(db, entry, base, model_id, dim)
-        if spec.filters is None and not spec.kinds:
-            return entry, None
-        where, params = visibility_clause(spec)
-        admitted = np.asarray([r[0] for r in db.execute(f"SELECT m.rowid FROM memories m WHERE {where}", params)],
-                              dtype=np.int64)
-        return entry, np.isin(entry.rowids, admitted)
-
-    def _append_rows(self, db: sqlite3.Connection, entry: ScopeMatrix, spec: ReadSpec, model_id: str,
-                     dim: int) -> None:
-        where, params = visibility_clause(spec)
-        rows = db.execute(
-            f"SELECT m.rowid, m.embedding, m.kind, m.user_id, m.agent_id, m.session_id FROM memories m "
-            f"WHERE {where} AND m.rowid > ? AND m.embed_model = ? ORDER BY m.rowid",
-            [*params, entry.max_rowid, model_id],
-        ).fetchall()
-        groups: list[Group] = [(r[3], r[4], r[5]) if r[2] == "turn" and r[5] is not None else None for r in rows]
-        entry.append([r[0] for r in rows], [r[1] for r in rows], dim, groups)
-
 
 def _with_version(rec: MemoryRecord, version: int) -> MemoryRecord:
     from dataclasses import replace

@@ -1,0 +1,96 @@
+"""Vector reads of the SQLite store: exact cosine over turns and over episode windows.
+
+Each (scope, model) keeps its matrix in an in-process cache that grows with
+new rowids and is rebuilt when ``meta.mutation_seq`` changes (see
+vector_index.py). Filtered reads reuse the scope's matrix with a mask from a
+rowid-only query; ``as_of`` reads load their own matrix.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+
+import numpy as np
+import numpy.typing as npt
+
+from engramdb.core.ports import ReadSpec, Scored, ScoredList, Vector
+from engramdb.stores.sqlite_sql import visibility_clause
+from engramdb.stores.vector_index import Group, ScopeMatrix, VectorCache, best_of, cosines
+
+Mask = npt.NDArray[np.bool_]
+
+
+class VectorReads:
+    def __init__(self) -> None:
+        self._cache = VectorCache()
+        self._last_scan = threading.local()
+
+    def turns(self, db: sqlite3.Connection, spec: ReadSpec, query: Vector, model_id: str,
+              limit: int) -> ScoredList:
+        entry, allowed = self._scope(db, spec, model_id, query.shape[0])
+        scores = self._cosines(entry, query)
+        if allowed is not None:
+            scores = np.where(allowed, scores, np.float32(-np.inf))
+        idx, best = best_of(scores, limit)
+        return [Scored(int(entry.rowids[i]), float(v)) for i, v in zip(idx, best, strict=True)]
+
+    def windows(self, db: sqlite3.Connection, spec: ReadSpec, query: Vector, model_id: str,
+                limit: int) -> ScoredList:
+        """Turns scored by the best of the ``limit`` best window cosines that contain them."""
+        entry, allowed = self._scope(db, spec, model_id, query.shape[0])
+        if not entry.matrix.shape[0]:
+            return []
+        scores = entry.window_scores(self._cosines(entry, query))
+        if allowed is not None:
+            scores = np.where(allowed, scores, np.float32(-np.inf))
+        idx, best = best_of(scores, limit)
+        out: dict[int, float] = {}
+        for i, value in zip(idx, best, strict=True):
+            for pos in entry.members[i]:
+                if pos >= 0 and (allowed is None or allowed[pos]):
+                    ref = int(entry.rowids[pos])
+                    out[ref] = max(out.get(ref, -np.inf), float(value))
+        return [Scored(ref, value) for ref, value in sorted(out.items(), key=lambda kv: (-kv[1], kv[0]))]
+
+    def _cosines(self, entry: ScopeMatrix, query: Vector) -> npt.NDArray[np.float32]:
+        """Cosines of the query with every row; the last result is reused (per thread), since a
+        search asks for turns and for windows of the same scope with the same query."""
+        key = (id(entry), entry.matrix.shape[0], query.tobytes())
+        last = getattr(self._last_scan, "value", None)
+        if last is not None and last[0] == key and last[1] is entry:
+            return last[2]  # type: ignore[no-any-return]
+        scores = cosines(entry.matrix, query) if entry.matrix.shape[0] else np.empty(0, np.float32)
+        self._last_scan.value = (key, entry, scores)
+        return scores
+
+    def _scope(self, db: sqlite3.Connection, spec: ReadSpec, model_id: str,
+               dim: int) -> tuple[ScopeMatrix, Mask | None]:
+        """The scope's vectors and, for a filtered read, which of them the filters admit."""
+        if spec.as_of is not None:
+            entry = ScopeMatrix(0, 0, np.empty(0, np.int64), np.empty((0, dim), np.float32))
+            _append_rows(db, entry, spec, model_id, dim)
+            return entry, None
+        base = ReadSpec(spec.scope, include_superseded=spec.include_superseded)
+        key = (tuple(spec.scope.items()), model_id, spec.include_superseded)
+        seq = int(db.execute("SELECT value FROM meta WHERE key = 'mutation_seq'").fetchone()[0])
+        entry = self._cache.get(key, seq, dim)
+        _append_rows(db, entry, base, model_id, dim)
+        if spec.filters is None and not spec.kinds:
+            return entry, None
+        where, params = visibility_clause(spec)
+        admitted = np.asarray([r[0] for r in db.execute(f"SELECT m.rowid FROM memories m WHERE {where}", params)],
+                              dtype=np.int64)
+        return entry, np.isin(entry.rowids, admitted)
+
+
+def _append_rows(db: sqlite3.Connection, entry: ScopeMatrix, spec: ReadSpec, model_id: str, dim: int) -> None:
+    """Add the visible rows after the entry's last rowid, in rowid (conversation) order."""
+    where, params = visibility_clause(spec)
+    rows = db.execute(
+        f"SELECT m.rowid, m.embedding, m.kind, m.user_id, m.agent_id, m.session_id FROM memories m "
+        f"WHERE {where} AND m.rowid > ? AND m.embed_model = ? ORDER BY m.rowid",
+        [*params, entry.max_rowid, model_id],
+    ).fetchall()
+    groups: list[Group] = [(r[3], r[4], r[5]) if r[2] == "turn" and r[5] is not None else None for r in rows]
+    entry.append([r[0] for r in rows], [r[1] for r in rows], dim, groups)
