@@ -111,7 +111,7 @@ def test_a_database_from_before_windows_gets_them_on_open(tmp_path):
     # turn the file back into a version-1 database: no windows, no triggers
     db = sqlite3.connect(path)
     db.executescript("""
-        DROP TRIGGER windows_ai; DROP TRIGGER windows_au; DROP TRIGGER windows_ad; DROP TRIGGER windows_ad_next;
+        DROP TRIGGER windows_ai; DROP TRIGGER windows_au; DROP TRIGGER windows_ad;
         DROP VIEW turn_windows; DROP TABLE windows_fts; PRAGMA user_version = 1;
     """)
     db.close()

@@ -291,6 +291,8 @@ class SQLiteStore:
         owners = db.execute(
             f"SELECT DISTINCT id, user_id, agent_id, session_id FROM memories WHERE id IN ({marks})", list(ids)
         ).fetchall()
+        # closing the current versions first lets the window triggers rebuild the neighbours' windows
+        db.execute(f"UPDATE memories SET sys_to = ? WHERE id IN ({marks}) AND sys_to IS NULL", [at, *ids])
         db.execute(f"DELETE FROM memories WHERE id IN ({marks})", list(ids))
         db.execute(f"DELETE FROM history WHERE memory_id IN ({marks})", list(ids))
         # a tombstone without content: the deletion (and whose memory it was) is on record, the data is not

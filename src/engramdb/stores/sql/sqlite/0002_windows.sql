@@ -6,8 +6,9 @@
 -- Windows are keyed by their last turn's rowid and list their member rowids.
 -- Everything is kept by triggers, so every write path keeps windows current:
 -- an insert adds one window; a turn that stops being current (update,
--- supersede, delete) rebuilds the windows of the four turns after it, so no
--- window keeps the text of a deleted or replaced turn.
+-- supersede, and delete, which closes a row before removing it) rebuilds the
+-- windows of the four turns after it, so no window keeps the text of a
+-- deleted or replaced turn.
 -- The width (5 turns) appears below as LIMIT 5 (a window) and LIMIT 4 (the turns after one).
 
 CREATE VIEW turn_windows AS
@@ -38,6 +39,7 @@ WHEN new.kind = 'turn' AND new.session_id IS NOT NULL AND new.sys_to IS NULL BEG
 END;
 
 -- A turn leaves the current state: the windows after it are rebuilt without it.
+-- (A delete first closes the rows it removes, so this also covers deletes.)
 CREATE TRIGGER windows_au AFTER UPDATE OF sys_to ON memories
 WHEN old.sys_to IS NULL AND new.sys_to IS NOT NULL AND old.kind = 'turn' AND old.session_id IS NOT NULL BEGIN
     DELETE FROM windows_fts WHERE rowid IN (
@@ -57,20 +59,6 @@ CREATE TRIGGER windows_ad AFTER DELETE ON memories BEGIN
     DELETE FROM windows_fts WHERE rowid = old.rowid;
 END;
 
-CREATE TRIGGER windows_ad_next AFTER DELETE ON memories
-WHEN old.sys_to IS NULL AND old.kind = 'turn' AND old.session_id IS NOT NULL BEGIN
-    DELETE FROM windows_fts WHERE rowid IN (
-        SELECT rowid FROM memories
-        WHERE session_id = old.session_id AND user_id IS old.user_id AND agent_id IS old.agent_id
-          AND kind = 'turn' AND sys_to IS NULL AND rowid > old.rowid
-        ORDER BY rowid LIMIT 4);
-    INSERT INTO windows_fts (rowid, body, members)
-    SELECT rowid, body, members FROM turn_windows WHERE rowid IN (
-        SELECT rowid FROM memories
-        WHERE session_id = old.session_id AND user_id IS old.user_id AND agent_id IS old.agent_id
-          AND kind = 'turn' AND sys_to IS NULL AND rowid > old.rowid
-        ORDER BY rowid LIMIT 4);
-END;
 
 -- databases created before this migration get their windows now
 INSERT INTO windows_fts (rowid, body, members) SELECT rowid, body, members FROM turn_windows;
