@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 
 from engramdb.core.errors import ValidationError
 from engramdb.core.models import Hit, SearchResult
-from engramdb.core.ports import Embedder, ReadSpec, Scored, Store
+from engramdb.core.ports import Embedder, Facets, ReadSpec, Scored, Store
 from engramdb.retrieval.budget import assemble, line_tokens, pack
 from engramdb.retrieval.expand import Scores, neighbours, role_focus, session_boost, speaker_focus, without_names
 from engramdb.retrieval.fusion import normalised_sum, rrf
@@ -68,11 +68,12 @@ def search(
     terms = query_terms(query)
     keyword = store.text_search(spec, terms, limit)
     dense_query = query
+    known: dict[int, Facets] = {}  # facets fetched once, reused by the expansions
     if params.dense_without_names:
         # every turn a person says carries their name in the index; in the dense query the name
         # only pulls towards all of that person's turns (the speaker focus handles persons)
-        speakers = {f.speaker for f in store.facets([s.ref for s in keyword]).values() if f.speaker}
-        dense_query = without_names(query, speakers)
+        known = store.facets([s.ref for s in keyword])
+        dense_query = without_names(query, {f.speaker for f in known.values() if f.speaker})
     vector = embedder.embed_query(dense_query)
     lists = {"bm25": keyword, "dense": store.vector_search(spec, vector, embedder.model_id, limit)}
     if params.window_weight > 0:
@@ -87,7 +88,7 @@ def search(
         lists["bm25"] = _merge(lists["bm25"], store.text_search(inside, terms, params.time_candidates))
         lists["dense"] = _merge(lists["dense"], store.vector_search(
             inside, vector, embedder.model_id, params.time_candidates))
-    fused = _rank(store, spec, query, window, lists, params)
+    fused = _rank(store, spec, query, window, lists, params, known)
     if k is not None:
         fused = fused[:k]
     pool = _hits(store, spec, fused, budget_tokens)
@@ -105,7 +106,7 @@ def _merge(ranked: list[Scored], extra: list[Scored]) -> list[Scored]:
 
 
 def _rank(store: Store, spec: ReadSpec, query: str, window: Window | None, lists: dict[str, list[Scored]],
-          params: SearchParams) -> list[tuple[int, float, tuple[str, ...]]]:
+          params: SearchParams, known: dict[int, Facets]) -> list[tuple[int, float, tuple[str, ...]]]:
     weights = {"bm25": params.bm25_weight, "dense": params.dense_weight, "window": params.window_weight,
                "dense_window": params.dense_window_weight}
     if params.fusion == "rrf":
@@ -114,7 +115,7 @@ def _rank(store: Store, spec: ReadSpec, query: str, window: Window | None, lists
         scores = normalised_sum(lists, weights)
     needs_facets = (params.session_weight > 0 or params.speaker_weight > 0 or params.role_weight > 0
                     or window is not None)
-    facets = store.facets(list(scores)) if needs_facets else {}
+    facets = {**known, **store.facets([ref for ref in scores if ref not in known])} if needs_facets else {}
     scores = session_boost(scores, facets, weight=params.session_weight, top=params.session_top)
     scores = neighbours(store, spec, scores, top=params.neighbour_top, width=params.neighbour_width,
                         decay=params.neighbour_decay)
