@@ -23,6 +23,7 @@ from __future__ import annotations
 import re
 
 from engramdb.core.ports import Facets, ReadSpec, Store
+from engramdb.retrieval.terms import WORD
 
 Scores = dict[int, tuple[float, list[str]]]
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
@@ -70,12 +71,11 @@ def prefer(scores: Scores, preferred: set[int], weight: float) -> Scores:
 
 _FIRST = frozenset({"i", "me", "my", "mine", "myself", "i'm", "i've", "i'd", "i'll"})
 _SECOND = frozenset({"you", "your", "yours", "yourself", "you're", "you've", "you'd", "you'll"})
-_TOKEN = re.compile(r"[^\W_]+(?:'[^\W_]+)?", re.UNICODE)
 
 
 def addressed_role(query: str) -> str | None:
     """"user" for a first-person question, "assistant" for a second-person one, else None."""
-    words = {w.lower().replace("\u2019", "'") for w in _TOKEN.findall(query.replace("\u2019", "'"))}
+    words = {w.lower() for w in WORD.findall(query.replace("\u2019", "'"))}
     first, second = bool(words & _FIRST), bool(words & _SECOND)
     if first == second:
         return None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-_WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)?", re.UNICODE)
+WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)?", re.UNICODE)  # a word, with an inner apostrophe ("i'm")
 
 # Function words that only slow BM25 down; content words are kept.
 STOPWORDS = frozenset(
@@ -20,7 +20,7 @@ STOPWORDS = frozenset(
 
 def query_terms(text: str, *, max_terms: int = 32) -> list[str]:
     """Distinct lower-cased words minus stopwords (all words if nothing else is left)."""
-    words = [w.lower() for w in _WORD.findall(text)]
+    words = [w.lower() for w in WORD.findall(text)]
     words = [w.split("'")[0] for w in words]
     seen: dict[str, None] = {}
     for w in words:

@@ -116,13 +116,6 @@ def cosines(matrix: Matrix, query: Vector) -> npt.NDArray[np.float32]:
     return out
 
 
-def top_k(matrix: Matrix, query: Vector, k: int) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.float32]]:
-    """Indices and cosine scores of the k best rows (rows and query are unit vectors)."""
-    if matrix.shape[0] == 0 or k <= 0:
-        return np.empty(0, np.intp), np.empty(0, np.float32)
-    return best_of(cosines(matrix, query), k)
-
-
 def best_of(scores: npt.NDArray[np.float32], k: int) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.float32]]:
     """Indices and values of the k highest finite scores, best first, ties by position."""
     finite = int(np.isfinite(scores).sum())
