@@ -25,6 +25,7 @@ from rich.table import Table
 from engramdb.bench.common import machine, percentiles, write_json
 from engramdb.cli.importing import write_batches
 from engramdb.core.models import Kind, Scope
+from engramdb.core.ports import Keys
 from engramdb.engine.ingest import Draft, build_records
 from engramdb.engine.memory import Memory
 from engramdb.formats.base import load_json
@@ -54,7 +55,7 @@ def run_perf(locomo: Path, *, embedder: str | None, sizes: list[int], single_add
         stored = [r for user in sorted({b.user_id for b in parsed.batches if b.user_id})
                   for r in mem.list(user_id=user, limit=1_000_000)]
         texts = [r.content for r in stored]
-        base_vectors = np.stack([_stored(mem, r.index_hash) for r in stored])
+        base_keys = [_stored(mem, r.index_hash) for r in stored]
 
     with Memory(work / "single.db", embedder=embedder) as mem:
         lat = []
@@ -70,7 +71,7 @@ def run_perf(locomo: Path, *, embedder: str | None, sizes: list[int], single_add
     for size in sizes:
         console.print(f"search in a scope of {size} memories ...")
         with Memory(work / f"scope{size}.db", embedder=embedder) as mem:
-            _fill(mem, texts, base_vectors, size, rng)
+            _fill(mem, texts, base_keys, size, rng)
             cold_t0 = time.perf_counter()
             mem.search(questions[0], user_id="perf", budget_tokens=1000)
             cold = (time.perf_counter() - cold_t0) * 1000
@@ -86,14 +87,15 @@ def run_perf(locomo: Path, *, embedder: str | None, sizes: list[int], single_add
     return result
 
 
-def _stored(mem: Memory, index_hash: str) -> Any:
-    vec = mem.store.vector_for_hash(index_hash, mem.embedder.model_id)
-    assert vec is not None, "bulk import stored every turn's vector"
-    return vec
+def _stored(mem: Memory, index_hash: str) -> Keys:
+    keys = mem.store.vector_for_hash(index_hash, mem.embedder.model_id, mem.embedder.dim)
+    assert keys is not None, "bulk import stored every turn's vectors"
+    return keys
 
 
-def _fill(mem: Memory, texts: list[str], vectors: Any, size: int, rng: np.random.Generator) -> None:
-    """``size`` conversational turns for one user, in sessions of SESSION_TURNS (so episode windows exist)."""
+def _fill(mem: Memory, texts: list[str], keys: list[Keys], size: int, rng: np.random.Generator) -> None:
+    """``size`` conversational turns for one user, in sessions of SESSION_TURNS (so episode windows
+    exist), each with the (slightly perturbed) vectors and sentence keys of a real LoCoMo turn."""
     for start in range(0, size, 2000):
         idx = list(range(start, min(size, start + 2000)))
         records = []
@@ -102,10 +104,12 @@ def _fill(mem: Memory, texts: list[str], vectors: Any, size: int, rng: np.random
             drafts = [Draft(f"{texts[i % len(texts)]} (#{i})", "user", None, None, {}) for i in part]
             scope = Scope(user_id="perf", session_id=f"s{first // SESSION_TURNS}")
             records += build_records(drafts, scope=scope, kind=Kind.TURN, timestamp=None, metadata={})
-        noise = rng.normal(0, 0.02, size=(len(idx), vectors.shape[1])).astype(np.float32)
-        vecs = vectors[[i % len(texts) for i in idx]] + noise
-        vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
-        mem.store.add(records, vecs.astype(np.float32), mem.embedder.model_id)
+        vecs = []
+        for i in idx:
+            base = keys[i % len(texts)]
+            noisy = base + rng.normal(0, 0.02, size=base.shape).astype(np.float32)
+            vecs.append((noisy / np.linalg.norm(noisy, axis=1, keepdims=True)).astype(np.float32))
+        mem.store.add(records, vecs, mem.embedder.model_id)
 
 
 def _print(result: dict[str, Any]) -> None:

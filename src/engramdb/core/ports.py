@@ -16,6 +16,9 @@ from engramdb.core.models import Events, HistoryEvent, Kind, MemoryRecord, Recor
 
 Vector = npt.NDArray[np.float32]
 Matrix = npt.NDArray[np.float32]
+# The vectors one memory is found by, shape (1 + n, dim): row 0 embeds its whole index
+# text, rows 1..n its sentence keys (engine/keys.py; none for a one-sentence text).
+Keys = npt.NDArray[np.float32]
 
 
 class Embedder(Protocol):
@@ -74,16 +77,16 @@ class Facets:
 class Store(Protocol):
     """Durable memory storage. Every write is one transaction; reads are scoped."""
 
-    def add(self, records: Sequence[MemoryRecord], vectors: Matrix | None, model_id: str | None) -> None:
+    def add(self, records: Sequence[MemoryRecord], vectors: Sequence[Keys] | None, model_id: str | None) -> None:
         """Insert new records (version 1) and their 'add' history events atomically."""
         ...
 
-    def replace(self, record: MemoryRecord, vector: Vector | None, model_id: str | None) -> MemoryRecord:
+    def replace(self, record: MemoryRecord, vector: Keys | None, model_id: str | None) -> MemoryRecord:
         """Make ``record`` the next version of its id ('update' event); return it."""
         ...
 
     def supersede(
-        self, old_id: str, scope: Scope, new: MemoryRecord, vector: Vector | None, model_id: str | None
+        self, old_id: str, scope: Scope, new: MemoryRecord, vector: Keys | None, model_id: str | None
     ) -> MemoryRecord:
         """Insert ``new`` and mark ``old_id`` superseded by it, atomically."""
         ...
@@ -121,6 +124,11 @@ class Store(Protocol):
         """Exact cosine scan over the visible records embedded with ``model_id``."""
         ...
 
+    def key_vector_search(self, spec: ReadSpec, query: Vector, model_id: str, limit: int) -> ScoredList:
+        """Like ``vector_search``, but each record scores the best cosine among its whole-text
+        vector and its sentence keys."""
+        ...
+
     def window_vector_search(self, spec: ReadSpec, query: Vector, model_id: str, limit: int) -> ScoredList:
         """Turns scored by the best cosine of an episode window containing them; a window's vector is
         the normalised sum of a turn's and the two turns' before it in its session; visible turns only."""
@@ -143,8 +151,8 @@ class Store(Protocol):
         """Session id and speaker of each ref, without fetching whole records."""
         ...
 
-    def vector_for_hash(self, index_hash: str, model_id: str) -> Vector | None:
-        """A stored vector for an identical index text (MemoryRecord.index_hash), so equal
+    def vector_for_hash(self, index_hash: str, model_id: str, dim: int) -> Keys | None:
+        """The stored keys of an identical index text (MemoryRecord.index_hash), so equal
         text is embedded once."""
         ...
 
@@ -156,7 +164,7 @@ class Store(Protocol):
         self,
         records: Sequence[MemoryRecord],
         events: Sequence[HistoryEvent],
-        vectors: Matrix | None,
+        vectors: Sequence[Keys] | None,
         model_id: str | None,
     ) -> int:
         """Load exported record versions and events atomically; returns versions written.

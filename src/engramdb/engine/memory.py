@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import json
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import replace
@@ -9,8 +10,6 @@ from datetime import datetime
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
-
-import numpy as np
 
 from engramdb.core.errors import ValidationError
 from engramdb.core.filters import parse_filters
@@ -27,9 +26,10 @@ from engramdb.core.models import (
     record_from_dict,
     utcnow,
 )
-from engramdb.core.ports import Embedder, Matrix, ReadSpec, Store
+from engramdb.core.ports import Embedder, Keys, ReadSpec, Store
 from engramdb.core.timeparse import parse_datetime
 from engramdb.engine.ingest import AddInput, Batch, build_records, clean_metadata, clean_text, drafts_from
+from engramdb.engine.keys import sentence_keys
 from engramdb.retrieval.search import SearchParams
 from engramdb.retrieval.search import search as run_search
 
@@ -198,23 +198,35 @@ class Memory:
             include_superseded=include_superseded,
         )
 
-    def _vectors(self, records: Sequence[MemoryRecord]) -> Matrix:
-        """Embed records, reusing stored vectors of identical content."""
-        out = np.zeros((len(records), self.embedder.dim), dtype=np.float32)
-        todo: dict[str, list[int]] = {}
+    def _vectors(self, records: Sequence[MemoryRecord]) -> Sequence[Keys]:
+        """Each record's keys (its whole text, then its sentences), reusing the stored keys of
+        identical text; everything new is embedded in one call."""
+        out: builtins.list[Keys | None] = []
+        todo: dict[str, builtins.list[int]] = {}
+        texts: dict[str, builtins.list[str]] = {}
+        dim = self.embedder.dim
         for i, rec in enumerate(records):
-            known = self.store.vector_for_hash(rec.index_hash, self.embedder.model_id)
-            if known is not None and known.shape[0] == self.embedder.dim:
-                out[i] = known
-            else:
-                todo.setdefault(rec.index_hash, []).append(i)
-        pending = list(todo.values())
-        if pending:
+            keys = sentence_keys(rec.content)
+            known = self.store.vector_for_hash(rec.index_hash, self.embedder.model_id, dim)
+            if known is not None and known.shape[0] == 1 + len(keys):
+                out.append(known)
+                continue
+            out.append(None)
+            todo.setdefault(rec.index_hash, []).append(i)
+            texts[rec.index_hash] = [rec.index_text, *keys]
+        if todo:
             # one call: the embedder sorts by length and batches internally
-            vecs = self.embedder.embed_documents([records[idx[0]].index_text for idx in pending])
-            for idx, vec in zip(pending, vecs, strict=True):
-                out[idx] = vec
-        return out
+            flat = [t for h in todo for t in texts[h]]
+            vecs = self.embedder.embed_documents(flat)
+            start = 0
+            for h, idx in todo.items():
+                end = start + len(texts[h])
+                for i in idx:
+                    out[i] = vecs[start:end]
+                start = end
+        done = [k for k in out if k is not None]
+        assert len(done) == len(records)  # every record was either known or embedded
+        return done
 
     def close(self) -> None:
         self.store.close()

@@ -1,8 +1,8 @@
 """The retrieval pipeline behind Memory.search.
 
-candidates (BM25 and dense, over turns and over episode windows; each list with
-its own recall; dated questions add the best candidates inside their date
-window) -> score fusion -> [session boost -> temporal neighbours: options, off
+candidates (BM25 and dense, over turns and over episode windows, plus dense
+over each memory's sentences; each list with its own recall; dated questions
+add the best candidates inside their date window) -> score fusion -> [session boost -> temporal neighbours: options, off
 by default] -> speaker and time focus -> fetch in rank order -> pack into the
 token budget -> chronological, grouped context. Every step works on the live
 index, so adding a turn never re-indexes anything.
@@ -34,9 +34,10 @@ class SearchParams:
     candidates: int = 100  # per candidate list, before fusion
     fusion: str = "score"  # "score" (normalised weighted sum) or "rrf"
     bm25_weight: float = 1.0
-    dense_weight: float = 0.5
+    dense_weight: float = 0.3
     window_weight: float = 1.0  # BM25 over episode windows (turn + 4 before); 0 turns it off
     dense_window_weight: float = 1.0  # cosine of episode-window centroids (turn + 2 before); 0: off
+    sentence_weight: float = 0.5  # best cosine among a memory's whole text and its sentences; 0: off
     speaker_weight: float = 0.5  # 0 turns the speaker focus off
     role_weight: float = 0.5  # first-person questions prefer the user's turns; 0 turns it off
     time_weight: float = 0.5  # 0 turns the time focus off
@@ -78,6 +79,8 @@ def search(
     lists = {"bm25": keyword, "dense": store.vector_search(spec, vector, embedder.model_id, limit)}
     if params.window_weight > 0:
         lists["window"] = store.window_search(spec, terms, limit)
+    if params.sentence_weight > 0:
+        lists["sentence"] = store.key_vector_search(spec, vector, embedder.model_id, limit)
     if params.dense_window_weight > 0:
         lists["dense_window"] = store.window_vector_search(spec, vector, embedder.model_id, limit)
     window = parse_window(query, now or spec.as_of or datetime.now(UTC)) if params.time_weight > 0 else None
@@ -108,7 +111,7 @@ def _merge(ranked: list[Scored], extra: list[Scored]) -> list[Scored]:
 def _rank(store: Store, spec: ReadSpec, query: str, window: Window | None, lists: dict[str, list[Scored]],
           params: SearchParams, known: dict[int, Facets]) -> list[tuple[int, float, tuple[str, ...]]]:
     weights = {"bm25": params.bm25_weight, "dense": params.dense_weight, "window": params.window_weight,
-               "dense_window": params.dense_window_weight}
+               "dense_window": params.dense_window_weight, "sentence": params.sentence_weight}
     if params.fusion == "rrf":
         scores: Scores = {ref: (score, list(src)) for ref, score, src in rrf(lists, weights=weights)}
     else:

@@ -14,7 +14,7 @@ import numpy as np
 from engramdb.core.errors import ConflictError, NotFoundError, StoreError
 from engramdb.core.ids import new_id
 from engramdb.core.models import Action, Events, HistoryEvent, MemoryRecord, Records, Scope, utcnow
-from engramdb.core.ports import Facets, Matrix, ReadSpec, Scored, ScoredList, Vector
+from engramdb.core.ports import Facets, Keys, ReadSpec, Scored, ScoredList, Vector
 from engramdb.stores import sqlite_queries as queries
 from engramdb.stores.sqlite_conn import Connection
 from engramdb.stores.sqlite_sql import COLUMNS, dt, record_from_row, scope_clause, ts, visibility_clause
@@ -42,14 +42,14 @@ class SQLiteStore:
 
     # ---- writes -------------------------------------------------------------
 
-    def add(self, records: Sequence[MemoryRecord], vectors: Matrix | None, model_id: str | None) -> None:
+    def add(self, records: Sequence[MemoryRecord], vectors: Sequence[Keys] | None, model_id: str | None) -> None:
         with self.conn.write() as db:
             for i, rec in enumerate(records):
                 vec = None if vectors is None else vectors[i]
                 self._insert(db, rec, None, vec, model_id)
                 self._event(db, rec.id, Action.ADD, rec.created_at, None, rec.to_dict())
 
-    def replace(self, record: MemoryRecord, vector: Vector | None, model_id: str | None) -> MemoryRecord:
+    def replace(self, record: MemoryRecord, vector: Keys | None, model_id: str | None) -> MemoryRecord:
         with self.conn.write() as db:
             old = self._current(db, record.id, record.scope)
             new = _with_version(record, old.version + 1)
@@ -61,7 +61,7 @@ class SQLiteStore:
             return new
 
     def supersede(
-        self, old_id: str, scope: Scope, new: MemoryRecord, vector: Vector | None, model_id: str | None
+        self, old_id: str, scope: Scope, new: MemoryRecord, vector: Keys | None, model_id: str | None
     ) -> MemoryRecord:
         with self.conn.write() as db:
             old = self._current(db, old_id, scope)
@@ -98,7 +98,7 @@ class SQLiteStore:
         self,
         records: Sequence[MemoryRecord],
         events: Sequence[HistoryEvent],
-        vectors: Matrix | None,
+        vectors: Sequence[Keys] | None,
         model_id: str | None,
     ) -> int:
         written = 0
@@ -199,6 +199,10 @@ class SQLiteStore:
         with self.conn.read() as db:
             return self._vector_reads.turns(db, spec, query, model_id, limit)
 
+    def key_vector_search(self, spec: ReadSpec, query: Vector, model_id: str, limit: int) -> ScoredList:
+        with self.conn.read() as db:
+            return self._vector_reads.keys(db, spec, query, model_id, limit)
+
     def window_vector_search(self, spec: ReadSpec, query: Vector, model_id: str, limit: int) -> ScoredList:
         with self.conn.read() as db:
             return self._vector_reads.windows(db, spec, query, model_id, limit)
@@ -215,14 +219,16 @@ class SQLiteStore:
             ).fetchall()
         return {int(r[0]): record_from_row(r) for r in rows}
 
-    def vector_for_hash(self, index_hash: str, model_id: str) -> Vector | None:
+    def vector_for_hash(self, index_hash: str, model_id: str, dim: int) -> Keys | None:
         with self.conn.read() as db:
             row = db.execute(
                 "SELECT embedding FROM memories WHERE index_hash = ? AND embed_model = ? "
                 "AND embedding IS NOT NULL LIMIT 1",
                 (index_hash, model_id),
             ).fetchone()
-        return None if row is None else np.frombuffer(row[0], dtype=np.float32).copy()
+        if row is None or len(row[0]) % (4 * dim):
+            return None
+        return np.frombuffer(row[0], dtype=np.float32).reshape(-1, dim).copy()
 
     def export(self, scope: Scope | None = None) -> Iterator[dict[str, Any]]:
         where, params = scope_clause(scope) if scope is not None else ("1", [])
@@ -248,7 +254,7 @@ class SQLiteStore:
     # ---- internals ----------------------------------------------------------
 
     def _insert(self, db: sqlite3.Connection, rec: MemoryRecord, sys_to: float | None,
-                vector: Vector | None, model_id: str | None) -> None:
+                vector: Keys | None, model_id: str | None) -> None:
         s = rec.scope
         db.execute(_INSERT, (
             rec.id, rec.version, s.user_id, s.agent_id, s.session_id, rec.kind.value, rec.role, rec.speaker,

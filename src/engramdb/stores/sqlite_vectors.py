@@ -29,11 +29,13 @@ class VectorReads:
     def turns(self, db: sqlite3.Connection, spec: ReadSpec, query: Vector, model_id: str,
               limit: int) -> ScoredList:
         entry, allowed = self._scope(db, spec, model_id, query.shape[0])
-        scores = self._cosines(entry, query)
-        if allowed is not None:
-            scores = np.where(allowed, scores, np.float32(-np.inf))
-        idx, best = best_of(scores, limit)
-        return [Scored(int(entry.rowids[i]), float(v)) for i, v in zip(idx, best, strict=True)]
+        return _top(entry, self._cosines(entry, query), allowed, limit)
+
+    def keys(self, db: sqlite3.Connection, spec: ReadSpec, query: Vector, model_id: str,
+             limit: int) -> ScoredList:
+        """Rows scored by the best of their whole-text vector and their sentence keys."""
+        entry, allowed = self._scope(db, spec, model_id, query.shape[0])
+        return _top(entry, entry.key_scores(self._cosines(entry, query), query), allowed, limit)
 
     def windows(self, db: sqlite3.Connection, spec: ReadSpec, query: Vector, model_id: str,
                 limit: int) -> ScoredList:
@@ -82,6 +84,13 @@ class VectorReads:
         admitted = np.asarray([r[0] for r in db.execute(f"SELECT m.rowid FROM memories m WHERE {where}", params)],
                               dtype=np.int64)
         return entry, np.isin(entry.rowids, admitted)
+
+
+def _top(entry: ScopeMatrix, scores: npt.NDArray[np.float32], allowed: Mask | None, limit: int) -> ScoredList:
+    if allowed is not None:
+        scores = np.where(allowed, scores, np.float32(-np.inf))
+    idx, best = best_of(scores, limit)
+    return [Scored(int(entry.rowids[i]), float(v)) for i, v in zip(idx, best, strict=True)]
 
 
 def _append_rows(db: sqlite3.Connection, entry: ScopeMatrix, spec: ReadSpec, model_id: str, dim: int) -> None:

@@ -1,0 +1,102 @@
+"""Sentence keys (Store.key_vector_search): a memory is also found by each of its sentences.
+
+A record's stored vectors are its whole text's vector followed by one vector per
+sentence key; the key search scores each record by the best of them. The suite
+checks the scoring, that keys follow updates, supersede and deletes, scopes and
+filters, and that identical texts reuse stored keys instead of re-embedding.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from engramdb.core.filters import parse_filters
+from engramdb.core.models import Scope
+from engramdb.core.ports import ReadSpec
+from engramdb.embedders.hashing import HashEmbedder
+from engramdb.engine.keys import sentence_keys
+
+LONG = ("Taking care of ourselves is vital these days. I'm off to go swimming with the kids. "
+        "Talk to you soon, have a lovely evening.")
+SENTENCE = "I'm off to go swimming with the kids."
+
+
+def key_scores(m, spec, query):
+    vector = m.embedder.embed_query(query)
+    return {s.ref: s.score for s in m.store.key_vector_search(spec, vector, m.embedder.model_id, 20)}
+
+
+def whole_scores(m, spec, query):
+    vector = m.embedder.embed_query(query)
+    return {s.ref: s.score for s in m.store.vector_search(spec, vector, m.embedder.model_id, 20)}
+
+
+def ref_of(m, spec, content):
+    return next(ref for ref, rec in m.store.fetch(list(range(1, 200)), spec).items() if rec.content == content)
+
+
+def test_a_record_scores_its_best_key(memory_factory):
+    m = memory_factory()
+    m.add([{"role": "user", "content": LONG}, {"role": "user", "content": "Short single sentence here."}],
+          user_id="u", session_id="s")
+    spec = ReadSpec(Scope(user_id="u"))
+    ref = ref_of(m, spec, LONG)
+    keys, whole = key_scores(m, spec, SENTENCE), whole_scores(m, spec, SENTENCE)
+    assert keys[ref] > whole[ref]
+    assert np.isclose(keys[ref], 1.0, atol=1e-5)  # the hash embedder embeds the sentence identically
+    single = ref_of(m, spec, "Short single sentence here.")
+    assert np.isclose(keys[single], whole[single])  # no keys: its whole-text cosine
+
+
+def test_stored_vectors_are_whole_text_then_keys(memory_factory):
+    m = memory_factory()
+    [rec] = m.add(LONG, user_id="u")
+    stored = m.store.vector_for_hash(rec.index_hash, m.embedder.model_id, m.embedder.dim)
+    expected = HashEmbedder().embed_documents([rec.index_text, *sentence_keys(LONG)])
+    assert stored is not None and stored.shape == (1 + len(sentence_keys(LONG)), m.embedder.dim)
+    assert np.allclose(stored, expected)
+
+
+def test_keys_follow_update_supersede_and_delete(memory_factory):
+    m = memory_factory()
+    [a] = m.add(LONG, user_id="u")
+    [b] = m.add("Another memory. It mentions gardening and tomatoes in the backyard.", user_id="u")
+    spec = ReadSpec(Scope(user_id="u"))
+    m.update(a.id, content="We stayed at home all day. The kids played board games all afternoon long.")
+    assert all(m.store.fetch([r], spec)[r].content != LONG for r in key_scores(m, spec, SENTENCE))
+    best = max(key_scores(m, spec, "The kids played board games all afternoon long.").values())
+    assert np.isclose(best, 1.0, atol=1e-5)
+    new = m.supersede(b.id, "Gardening is over. Now I mostly read novels in the evening.")
+    found = {m.store.fetch([r], spec)[r].id for r in key_scores(m, spec, "It mentions gardening and tomatoes.")}
+    assert b.id not in found and new.id in found
+    m.delete(new.id)
+    assert new.id not in {m.store.fetch([r], spec)[r].id for r in key_scores(m, spec, "read novels")}
+
+
+def test_keys_respect_scope_and_filters(memory_factory):
+    m = memory_factory()
+    m.add(LONG, user_id="alice", metadata={"topic": "family"})
+    m.add(LONG + " Also tennis.", user_id="alice", metadata={"topic": "sport"})
+    m.add(LONG, user_id="bob")
+    spec = ReadSpec(Scope(user_id="alice"), filters=parse_filters({"topic": "sport"}))
+    found = key_scores(m, spec, SENTENCE)
+    records = m.store.fetch(list(found), spec)
+    assert len(found) == 1 and all(r.scope.user_id == "alice" and r.metadata["topic"] == "sport"
+                                   for r in records.values())
+
+
+def test_identical_text_reuses_stored_keys(memory_factory):
+    m = memory_factory()
+    calls: list[int] = []
+    embed = m.embedder.embed_documents
+
+    def counting(texts):
+        calls.append(len(texts))
+        return embed(texts)
+
+    m.embedder.embed_documents = counting  # type: ignore[method-assign]
+    m.add(LONG, user_id="u")
+    m.add(LONG, user_id="v")
+    assert calls == [1 + len(sentence_keys(LONG))]
+    spec = ReadSpec(Scope(user_id="v"))
+    assert np.isclose(max(key_scores(m, spec, SENTENCE).values()), 1.0, atol=1e-5)
