@@ -100,3 +100,14 @@ def test_identical_text_reuses_stored_keys(memory_factory):
     assert calls == [1 + len(sentence_keys(LONG))]
     spec = ReadSpec(Scope(user_id="v"))
     assert np.isclose(max(key_scores(m, spec, SENTENCE).values()), 1.0, atol=1e-5)
+
+
+def test_sentence_keys_can_be_turned_off(store_factory):
+    from engramdb import Memory
+
+    with Memory(store=store_factory("nokeys"), embedder="hash", sentence_keys=False) as m:
+        [rec] = m.add(LONG, user_id="u")
+        stored = m.store.vector_for_hash(rec.index_hash, m.embedder.model_id, m.embedder.dim)
+        assert stored is not None and stored.shape == (1, m.embedder.dim)
+        spec = ReadSpec(Scope(user_id="u"))
+        assert key_scores(m, spec, SENTENCE) == whole_scores(m, spec, SENTENCE)

@@ -42,10 +42,14 @@ class Memory:
 
     ``Memory()`` opens the embedded default (a SQLite file in the user data
     dir, or ``$ENGRAM_DB``) with the packaged local embedding model.
+    ``sentence_keys=False`` embeds each memory once, as a whole: writes of long
+    texts get several times cheaper, and search loses its sentence-level list
+    for what is written that way (see BENCHMARKS.md for what that costs).
     """
 
     def __init__(self, path_or_url: str | Path | None = None, *, embedder: Embedder | str | None = None,
-                 store: Store | None = None, search_params: SearchParams | None = None) -> None:
+                 store: Store | None = None, search_params: SearchParams | None = None,
+                 sentence_keys: bool = True) -> None:
         from engramdb.registry import open_embedder, open_store
 
         self.store: Store = store if store is not None else open_store(path_or_url)
@@ -53,6 +57,7 @@ class Memory:
         self._embedder_spec = embedder if isinstance(embedder, str) else None
         self._open_embedder = open_embedder
         self.search_params = search_params or SearchParams()
+        self.sentence_keys = sentence_keys
 
     @property
     def embedder(self) -> Embedder:
@@ -206,10 +211,10 @@ class Memory:
         texts: dict[str, builtins.list[str]] = {}
         dim = self.embedder.dim
         for i, rec in enumerate(records):
-            keys = sentence_keys(rec.content)
+            keys = sentence_keys(rec.content) if self.sentence_keys else []
             known = self.store.vector_for_hash(rec.index_hash, self.embedder.model_id, dim)
-            if known is not None and known.shape[0] == 1 + len(keys):
-                out.append(known)
+            if known is not None and (known.shape[0] == 1 + len(keys) or not self.sentence_keys):
+                out.append(known[:1 + len(keys)])
                 continue
             out.append(None)
             todo.setdefault(rec.index_hash, []).append(i)
