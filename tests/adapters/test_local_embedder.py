@@ -55,3 +55,15 @@ def test_memory_default_embedder_finds_paraphrases(tmp_path: Path) -> None:
         mem.add(["I adopted a kitten from the shelter", "We shipped the robot arm to Porto"], user_id="u")
         res = mem.search("new pet", user_id="u", k=1)
         assert "kitten" in res.hits[0].record.content
+
+
+def test_batches_group_similar_lengths_and_keep_every_index():
+    from engramdb.embedders.local import _batches
+
+    lengths = [400, 30, 35, 420, 32, 900, 31]
+    batches = _batches(lengths, size=2)
+    assert sorted(i for b in batches for i in b) == list(range(len(lengths)))
+    for b in batches:
+        assert len(b) <= 2
+        assert max(lengths[i] for i in b) <= 1.5 * min(lengths[i] for i in b) + 16
+    assert [1, 6] in batches and [0, 3] in batches  # shortest first; long texts never pad short ones

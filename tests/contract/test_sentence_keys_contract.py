@@ -1,7 +1,7 @@
-"""Sentence keys (Store.key_vector_search): a memory is also found by each of its sentences.
+"""Sentence keys (Store.key_search): a memory is also scored by each of its sentences.
 
 A record's stored vectors are its whole text's vector followed by one vector per
-sentence key; the key search scores each record by the best of them. The suite
+sentence key; the key search scores candidate records by the best of them. The suite
 checks the scoring, that keys follow updates, supersede and deletes, scopes and
 filters, and that identical texts reuse stored keys instead of re-embedding.
 """
@@ -21,9 +21,11 @@ LONG = ("Taking care of ourselves is vital these days. I'm off to go swimming wi
 SENTENCE = "I'm off to go swimming with the kids."
 
 
-def key_scores(m, spec, query):
+def key_scores(m, spec, query, refs=range(1, 200)):
     vector = m.embedder.embed_query(query)
-    return {s.ref: s.score for s in m.store.key_vector_search(spec, vector, m.embedder.model_id, 20)}
+    scored = m.store.key_search(spec, list(refs), vector, m.embedder.model_id)
+    assert [s.score for s in scored] == sorted((s.score for s in scored), reverse=True)
+    return {s.ref: s.score for s in scored}
 
 
 def whole_scores(m, spec, query):
@@ -100,6 +102,32 @@ def test_identical_text_reuses_stored_keys(memory_factory):
     assert calls == [1 + len(sentence_keys(LONG))]
     spec = ReadSpec(Scope(user_id="v"))
     assert np.isclose(max(key_scores(m, spec, SENTENCE).values()), 1.0, atol=1e-5)
+
+
+def test_only_the_given_candidates_are_scored(memory_factory):
+    m = memory_factory()
+    m.add([{"role": "user", "content": LONG}, {"role": "user", "content": "Short single sentence here."}],
+          user_id="u", session_id="s")
+    spec = ReadSpec(Scope(user_id="u"))
+    ref = ref_of(m, spec, LONG)
+    assert set(key_scores(m, spec, SENTENCE, refs=[ref, 10_000])) == {ref}
+    assert key_scores(m, spec, SENTENCE, refs=[]) == {}
+
+
+def test_as_of_reads_score_the_version_of_that_time(memory_factory):
+    import time
+    from datetime import UTC, datetime
+
+    m = memory_factory()
+    [rec] = m.add(LONG, user_id="u")
+    time.sleep(0.01)
+    before = datetime.now(UTC)
+    time.sleep(0.01)
+    m.update(rec.id, content="We stayed at home all day. The kids played board games all afternoon long.")
+    past = ReadSpec(Scope(user_id="u"), as_of=before)
+    found = key_scores(m, past, SENTENCE)
+    assert len(found) == 1 and np.isclose(max(found.values()), 1.0, atol=1e-5)
+    assert m.store.fetch(list(found), past)[next(iter(found))].content == LONG
 
 
 def test_sentence_keys_can_be_turned_off(store_factory):

@@ -124,9 +124,10 @@ class Store(Protocol):
         """Exact cosine scan over the visible records embedded with ``model_id``."""
         ...
 
-    def key_vector_search(self, spec: ReadSpec, query: Vector, model_id: str, limit: int) -> ScoredList:
-        """Like ``vector_search``, but each record scores the best cosine among its whole-text
-        vector and its sentence keys."""
+    def key_search(self, spec: ReadSpec, refs: Sequence[int], query: Vector, model_id: str) -> ScoredList:
+        """The given candidates, each scored by the best cosine among its whole-text vector and
+        its sentence keys, best first; refs not visible to ``spec`` (or without vectors of
+        ``model_id``) are left out."""
         ...
 
     def window_vector_search(self, spec: ReadSpec, query: Vector, model_id: str, limit: int) -> ScoredList:

@@ -107,11 +107,8 @@ class LocalEmbedder:
     def embed_documents(self, texts: Sequence[str]) -> Matrix:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        # sort by length so each batch pads little
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
-        for start in range(0, len(order), 32):
-            idx = order[start:start + 32]
+        for idx in _batches([len(t) for t in texts]):
             out[idx] = self._run([texts[i] for i in idx])
         return out
 
@@ -142,3 +139,18 @@ class LocalEmbedder:
         norms[norms == 0] = 1.0
         result: Matrix = pooled / norms
         return result
+
+
+def _batches(lengths: Sequence[int], size: int = 32) -> list[list[int]]:
+    """Indices in batches of similar length: a batch is padded to its longest text, so a
+    memory's short sentence keys must not ride along with its long whole text (padding
+    them made one add() of a five-sentence turn 1.6x slower than embedding them apart)."""
+    order = sorted(range(len(lengths)), key=lambda i: lengths[i])
+    batches: list[list[int]] = []
+    for i in order:
+        batch = batches[-1] if batches else None
+        if batch is None or len(batch) >= size or lengths[i] > 1.5 * lengths[batch[0]] + 16:
+            batches.append([i])
+        else:
+            batch.append(i)
+    return batches

@@ -199,9 +199,9 @@ class SQLiteStore:
         with self.conn.read() as db:
             return self._vector_reads.turns(db, spec, query, model_id, limit)
 
-    def key_vector_search(self, spec: ReadSpec, query: Vector, model_id: str, limit: int) -> ScoredList:
+    def key_search(self, spec: ReadSpec, refs: Sequence[int], query: Vector, model_id: str) -> ScoredList:
         with self.conn.read() as db:
-            return self._vector_reads.keys(db, spec, query, model_id, limit)
+            return self._vector_reads.keys(db, spec, refs, query, model_id)
 
     def window_vector_search(self, spec: ReadSpec, query: Vector, model_id: str, limit: int) -> ScoredList:
         with self.conn.read() as db:

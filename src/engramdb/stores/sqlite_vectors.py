@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+from collections.abc import Sequence
 
 import numpy as np
 import numpy.typing as npt
@@ -31,11 +32,26 @@ class VectorReads:
         entry, allowed = self._scope(db, spec, model_id, query.shape[0])
         return _top(entry, self._cosines(entry, query), allowed, limit)
 
-    def keys(self, db: sqlite3.Connection, spec: ReadSpec, query: Vector, model_id: str,
-             limit: int) -> ScoredList:
-        """Rows scored by the best of their whole-text vector and their sentence keys."""
-        entry, allowed = self._scope(db, spec, model_id, query.shape[0])
-        return _top(entry, entry.key_scores(self._cosines(entry, query), query), allowed, limit)
+    def keys(self, db: sqlite3.Connection, spec: ReadSpec, refs: Sequence[int], query: Vector,
+             model_id: str) -> ScoredList:
+        """Candidates scored by the best of their whole-text vector and their sentence keys. Only
+        the candidates' BLOBs are read: keys re-score what the other lists found (measured: as
+        good as scanning every key of the scope), so they need no place in the scan cache."""
+        if not refs:
+            return []
+        where, params = visibility_clause(spec)
+        rows = db.execute(
+            f"SELECT m.rowid, m.embedding FROM memories m WHERE m.rowid IN ({','.join('?' * len(refs))}) "
+            f"AND {where} AND m.embed_model = ?",
+            [*refs, *params, model_id],
+        ).fetchall()
+        dim = query.shape[0]
+        scored = []
+        for rowid, blob in rows:
+            if blob is not None and len(blob) % (4 * dim) == 0:
+                keys = np.frombuffer(blob, dtype=np.float32).reshape(-1, dim)
+                scored.append(Scored(int(rowid), float(np.max(keys @ query))))
+        return sorted(scored, key=lambda s: (-s.score, s.ref))
 
     def windows(self, db: sqlite3.Connection, spec: ReadSpec, query: Vector, model_id: str,
                 limit: int) -> ScoredList:
@@ -96,10 +112,11 @@ def _top(entry: ScopeMatrix, scores: npt.NDArray[np.float32], allowed: Mask | No
 def _append_rows(db: sqlite3.Connection, entry: ScopeMatrix, spec: ReadSpec, model_id: str, dim: int) -> None:
     """Add the visible rows after the entry's last rowid, in rowid (conversation) order."""
     where, params = visibility_clause(spec)
+    # only the whole-text vector: a BLOB's sentence keys follow it (see Keys in core/ports.py)
     rows = db.execute(
-        f"SELECT m.rowid, m.embedding, m.kind, m.user_id, m.agent_id, m.session_id FROM memories m "
+        f"SELECT m.rowid, substr(m.embedding, 1, ?), m.kind, m.user_id, m.agent_id, m.session_id FROM memories m "
         f"WHERE {where} AND m.rowid > ? AND m.embed_model = ? ORDER BY m.rowid",
-        [*params, entry.max_rowid, model_id],
+        [4 * dim, *params, entry.max_rowid, model_id],
     ).fetchall()
     groups: list[Group] = [(r[3], r[4], r[5]) if r[2] == "turn" and r[5] is not None else None for r in rows]
     entry.append([r[0] for r in rows], [r[1] for r in rows], dim, groups)

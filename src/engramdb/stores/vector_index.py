@@ -36,42 +36,19 @@ class ScopeMatrix:
     max_rowid: int
     rowids: npt.NDArray[np.int64]
     matrix: Matrix
-    keys: Matrix | None = None  # sentence keys of the rows (see engine/keys.py), in row order
-    key_owner: npt.NDArray[np.int64] = field(default_factory=lambda: np.empty(0, np.int64))  # row of each key
     members: npt.NDArray[np.int64] = field(default_factory=lambda: np.empty((0, WINDOW_TURNS), np.int64))
     norms: npt.NDArray[np.float32] = field(default_factory=lambda: np.empty(0, np.float32))
     tails: dict[object, list[int]] = field(default_factory=dict)
 
     def append(self, rowids: list[int], blobs: list[bytes], dim: int, groups: list[Group] | None = None) -> None:
-        """Add rows; each blob holds a row's whole-text vector, then its sentence keys."""
         if not rowids:
             return
-        width = 4 * dim
-        start = self.matrix.shape[0]
-        if any(len(b) != width for b in blobs):
-            self._add_keys(start, blobs, dim)
-            blobs = [b[:width] for b in blobs]
         new = np.frombuffer(b"".join(blobs), dtype=np.float32).reshape(len(blobs), dim)
+        start = self.matrix.shape[0]
         self.matrix = np.vstack([self.matrix, new]) if self.matrix.size else new.copy()
         self.rowids = np.concatenate([self.rowids, np.asarray(rowids, dtype=np.int64)])
         self.max_rowid = max(self.max_rowid, max(rowids))
         self._add_windows(start, groups or [None] * len(rowids))
-
-    def _add_keys(self, start: int, blobs: list[bytes], dim: int) -> None:
-        width = 4 * dim
-        tails = [(start + i, b[width:]) for i, b in enumerate(blobs) if len(b) > width]
-        rows = np.frombuffer(b"".join(t for _, t in tails), dtype=np.float32).reshape(-1, dim)
-        owner = np.concatenate([np.full(len(t) // width, pos, np.int64) for pos, t in tails])
-        self.keys = rows.copy() if self.keys is None else np.vstack([self.keys, rows])
-        self.key_owner = np.concatenate([self.key_owner, owner])
-
-    def key_scores(self, cosines_: npt.NDArray[np.float32], query: Vector) -> npt.NDArray[np.float32]:
-        """Each row's best cosine among its whole-text vector (``cosines_``) and its keys."""
-        if self.keys is None:
-            return cosines_
-        out = cosines_.copy()
-        np.maximum.at(out, self.key_owner, cosines(self.keys, query))
-        return out
 
     def _add_windows(self, start: int, groups: list[Group]) -> None:
         members = np.full((len(groups), WINDOW_TURNS), -1, np.int64)
