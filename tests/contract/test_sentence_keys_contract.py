@@ -139,3 +139,40 @@ def test_sentence_keys_can_be_turned_off(store_factory):
         assert stored is not None and stored.shape == (1, m.embedder.dim)
         spec = ReadSpec(Scope(user_id="u"))
         assert key_scores(m, spec, SENTENCE) == whole_scores(m, spec, SENTENCE)
+
+
+def test_reindex_adds_keys_to_memories_written_without_them(store_factory):
+    from engramdb import Memory
+
+    store = store_factory("reindex")
+    old = Memory(store=store, embedder="hash", sentence_keys=False)
+    [rec] = old.add(LONG, user_id="u")
+    old.add("One sentence only here.", user_id="u")
+    old.add(LONG, user_id="other")
+    spec = ReadSpec(Scope(user_id="u"))
+    assert old.store.vector_for_hash(rec.index_hash, "hash-256", 256).shape[0] == 1
+    new = Memory(store=store, embedder="hash")
+    before = [r.to_dict() for r in new.list(user_id="u")]
+    progress: list[int] = []
+    assert new.reindex(user_id="u", on_batch=progress.append) == 2
+    assert progress == [2]
+    assert np.isclose(key_scores(new, spec, SENTENCE)[ref_of(new, spec, LONG)], 1.0, atol=1e-5)
+    assert [r.to_dict() for r in new.list(user_id="u")] == before  # content, versions, times untouched
+    assert [e.action.value for e in new.history(rec.id)] == ["add"]  # vectors are not a new version
+    other = ReadSpec(Scope(user_id="other"))
+    assert max(key_scores(new, other, SENTENCE).values()) < 0.999  # another scope is left alone
+    new.close()
+
+
+def test_reindex_after_changing_the_embedder_makes_memories_searchable_again(tmp_path):
+    from engramdb import Memory
+    from engramdb.embedders.hashing import HashEmbedder
+
+    with Memory(tmp_path / "m.db", embedder=HashEmbedder(dim=64)) as m:
+        m.add(LONG, user_id="u")
+    with Memory(tmp_path / "m.db", embedder="hash") as m:
+        assert m.search("swimming with the kids", user_id="u", k=5).hits == () or all(
+            "dense" not in h.sources for h in m.search("swimming with the kids", user_id="u", k=5).hits)
+        assert m.reindex(user_id="u") == 1
+        hits = m.search("swimming with the kids", user_id="u", k=5).hits
+        assert hits and "dense" in hits[0].sources

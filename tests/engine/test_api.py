@@ -280,3 +280,12 @@ def test_error_tree():
             assert issubclass(obj, engramdb.EngramError)
     assert issubclass(engramdb.ScopeError, engramdb.ValidationError)
     assert issubclass(engramdb.ImportFormatError, engramdb.ValidationError)
+
+
+def test_async_reindex(tmp_path):
+    async def go():
+        async with AsyncMemory(tmp_path / "r.db", embedder="hash") as m:
+            await m.add("We went camping last week. It rained every single day of it.", user_id="u")
+            return await m.reindex(user_id="u")
+
+    assert asyncio.run(go()) == 1

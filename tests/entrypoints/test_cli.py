@@ -134,3 +134,11 @@ def test_demo_runs_on_bundled_sample(tmp_path: Path, monkeypatch: pytest.MonkeyP
     assert result.exit_code == 0, result.output
     assert "bundled sample" in result.output and "What is Sam allergic to?" in result.output
     assert "peanut" in result.output
+
+
+def test_reindex_reports_how_many_memories_it_set(env: dict[str, str]) -> None:
+    run(env, "add", "We went camping last week. It rained every single day of it.", "--user", "sam")
+    run(env, "add", "Unrelated memory of another user.", "--user", "eve")
+    assert run(env, "reindex", "--user", "sam", "--json") == [{"reindexed": 1}]
+    bad = engram(env, "reindex")
+    assert bad.returncode != 0 and len(bad.stderr.strip().splitlines()) == 1

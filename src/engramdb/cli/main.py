@@ -77,6 +77,21 @@ def search(query: str, db: str | None, embedder: str | None, as_json: bool, user
         print_kv({"context tokens": result.context_tokens, "context": "\n" + result.context})
 
 
+@cli.command()
+@db_options
+@scope_options
+def reindex(db: str | None, embedder: str | None, as_json: bool, user_id: str | None, agent_id: str | None,
+            session_id: str | None) -> None:
+    """Embed a scope's memories again with the configured embedder (after changing models, or to
+    add sentence keys to memories written by an older engramdb)."""
+    with _open(db, embedder) as mem:
+        count = mem.reindex(**_scope(user_id, agent_id, session_id))
+    if want_json(as_json):
+        emit_json([{"reindexed": count}])
+    else:
+        print_kv({"reindexed": count})
+
+
 @cli.command(name="list")
 @db_options
 @scope_options

@@ -91,6 +91,11 @@ class Store(Protocol):
         """Insert ``new`` and mark ``old_id`` superseded by it, atomically."""
         ...
 
+    def set_vectors(self, memory_ids: Sequence[str], vectors: Sequence[Keys], model_id: str) -> int:
+        """Replace the vectors of these memories' current versions, atomically. Vectors are index
+        data derived from the content: no new version, no history event. Returns rows changed."""
+        ...
+
     def get(self, memory_id: str, scope: Scope | None = None) -> MemoryRecord:
         """Latest version of a memory (superseded ones included). NotFoundError if absent."""
         ...

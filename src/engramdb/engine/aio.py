@@ -50,6 +50,9 @@ class AsyncMemory:
     async def delete_scope(self, **kwargs: Any) -> int:
         return await self._run(self.sync.delete_scope, **kwargs)
 
+    async def reindex(self, **kwargs: Any) -> int:
+        return await self._run(self.sync.reindex, **kwargs)
+
     async def history(self, memory_id: str, **kwargs: Any) -> Events:
         return await self._run(self.sync.history, memory_id, **kwargs)
 

@@ -34,6 +34,7 @@ from engramdb.retrieval.search import SearchParams
 from engramdb.retrieval.search import search as run_search
 
 BULK_GROUP = 64  # batches (sessions) embedded together by add_many
+REINDEX_BATCH = 256
 TimeLike = datetime | str | int | float
 
 
@@ -124,6 +125,21 @@ class Memory:
                             timestamp=parse_datetime(timestamp) if timestamp is not None else None,
                             metadata=clean_metadata(metadata), provenance=(memory_id,))[0]
         return self.store.supersede(memory_id, old.scope, new, self._vectors([new])[0], self.embedder.model_id)
+
+    def reindex(self, *, user_id: str | None = None, agent_id: str | None = None, session_id: str | None = None,
+                on_batch: Callable[[int], None] | None = None) -> int:
+        """Give every current memory of a scope the vectors of this Memory's embedder: after a
+        change of embedder model, or to add sentence keys to memories written before them (or
+        drop them, with ``sentence_keys=False``). Memories whose stored vectors already fit are
+        not embedded again. One transaction per batch of 256; returns how many memories it set."""
+        spec = ReadSpec(Scope(user_id, agent_id, session_id))
+        offset = done = 0
+        while records := self.store.list(spec, limit=REINDEX_BATCH, offset=offset):
+            offset += len(records)
+            done += self.store.set_vectors([r.id for r in records], self._vectors(records), self.embedder.model_id)
+            if on_batch is not None:
+                on_batch(done)
+        return done
 
     def delete(self, memory_id: str, *, user_id: str | None = None, agent_id: str | None = None,
                session_id: str | None = None) -> None:

@@ -78,6 +78,19 @@ class SQLiteStore:
             self._bump(db)
             return new
 
+    def set_vectors(self, memory_ids: Sequence[str], vectors: Sequence[Keys], model_id: str) -> int:
+        if len(memory_ids) != len(vectors):
+            raise StoreError("set_vectors needs one vector set per memory id")
+        changed = 0
+        with self.conn.write() as db:
+            for memory_id, keys in zip(memory_ids, vectors, strict=True):
+                changed += db.execute(
+                    "UPDATE memories SET embedding = ?, embed_model = ? WHERE id = ? AND sys_to IS NULL",
+                    (to_blob(keys), model_id, memory_id),
+                ).rowcount
+            self._bump(db)
+        return changed
+
     def delete(self, memory_id: str, scope: Scope | None = None) -> None:
         with self.conn.write() as db:
             rec = self._latest(db, memory_id, scope)
