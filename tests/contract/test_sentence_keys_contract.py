@@ -37,12 +37,17 @@ def ref_of(m, spec, content):
     return next(ref for ref, rec in m.store.fetch(list(range(1, 200)), spec).items() if rec.content == content)
 
 
-def test_a_record_scores_its_best_key(memory_factory):
+def two_turns(memory_factory):
+    """A long turn and a one-sentence turn; the memory, its read spec and the long turn's ref."""
     m = memory_factory()
     m.add([{"role": "user", "content": LONG}, {"role": "user", "content": "Short single sentence here."}],
           user_id="u", session_id="s")
     spec = ReadSpec(Scope(user_id="u"))
-    ref = ref_of(m, spec, LONG)
+    return m, spec, ref_of(m, spec, LONG)
+
+
+def test_a_record_scores_its_best_key(memory_factory):
+    m, spec, ref = two_turns(memory_factory)
     keys, whole = key_scores(m, spec, SENTENCE), whole_scores(m, spec, SENTENCE)
     assert keys[ref] > whole[ref]
     assert np.isclose(keys[ref], 1.0, atol=1e-5)  # the hash embedder embeds the sentence identically
@@ -105,11 +110,7 @@ def test_identical_text_reuses_stored_keys(memory_factory):
 
 
 def test_only_the_given_candidates_are_scored(memory_factory):
-    m = memory_factory()
-    m.add([{"role": "user", "content": LONG}, {"role": "user", "content": "Short single sentence here."}],
-          user_id="u", session_id="s")
-    spec = ReadSpec(Scope(user_id="u"))
-    ref = ref_of(m, spec, LONG)
+    m, spec, ref = two_turns(memory_factory)
     assert set(key_scores(m, spec, SENTENCE, refs=[ref, 10_000])) == {ref}
     assert key_scores(m, spec, SENTENCE, refs=[]) == {}
 
