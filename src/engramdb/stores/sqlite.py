@@ -9,8 +9,6 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from engramdb.core.errors import ConflictError, NotFoundError, StoreError
 from engramdb.core.ids import new_id
 from engramdb.core.models import Action, Events, HistoryEvent, MemoryRecord, Records, Scope, utcnow
@@ -19,7 +17,7 @@ from engramdb.stores import sqlite_queries as queries
 from engramdb.stores.sqlite_conn import Connection
 from engramdb.stores.sqlite_sql import COLUMNS, dt, record_from_row, scope_clause, ts, visibility_clause
 from engramdb.stores.sqlite_vectors import VectorReads
-from engramdb.stores.vector_index import to_blob
+from engramdb.stores.vector_index import from_blob, to_blob
 
 _INSERT = (
     "INSERT INTO memories (id, version, user_id, agent_id, session_id, kind, role, speaker, content, "
@@ -239,9 +237,8 @@ class SQLiteStore:
                 "AND embedding IS NOT NULL LIMIT 1",
                 (index_hash, model_id),
             ).fetchone()
-        if row is None or len(row[0]) % (4 * dim):
-            return None
-        return np.frombuffer(row[0], dtype=np.float32).reshape(-1, dim).copy()
+        keys = from_blob(row[0], dim) if row is not None else None
+        return None if keys is None else keys.copy()
 
     def export(self, scope: Scope | None = None) -> Iterator[dict[str, Any]]:
         where, params = scope_clause(scope) if scope is not None else ("1", [])

@@ -17,7 +17,7 @@ import numpy.typing as npt
 
 from engramdb.core.ports import ReadSpec, Scored, ScoredList, Vector
 from engramdb.stores.sqlite_sql import visibility_clause
-from engramdb.stores.vector_index import Group, ScopeMatrix, VectorCache, best_of, cosines
+from engramdb.stores.vector_index import Group, ScopeMatrix, VectorCache, best_of, cosines, from_blob
 
 Mask = npt.NDArray[np.bool_]
 
@@ -30,7 +30,11 @@ class VectorReads:
     def turns(self, db: sqlite3.Connection, spec: ReadSpec, query: Vector, model_id: str,
               limit: int) -> ScoredList:
         entry, allowed = self._scope(db, spec, model_id, query.shape[0])
-        return _top(entry, self._cosines(entry, query), allowed, limit)
+        scores = self._cosines(entry, query)
+        if allowed is not None:
+            scores = np.where(allowed, scores, np.float32(-np.inf))
+        idx, best = best_of(scores, limit)
+        return [Scored(int(entry.rowids[i]), float(v)) for i, v in zip(idx, best, strict=True)]
 
     def keys(self, db: sqlite3.Connection, spec: ReadSpec, refs: Sequence[int], query: Vector,
              model_id: str) -> ScoredList:
@@ -45,11 +49,10 @@ class VectorReads:
             f"AND {where} AND m.embed_model = ?",
             [*refs, *params, model_id],
         ).fetchall()
-        dim = query.shape[0]
         scored = []
         for rowid, blob in rows:
-            if blob is not None and len(blob) % (4 * dim) == 0:
-                keys = np.frombuffer(blob, dtype=np.float32).reshape(-1, dim)
+            keys = from_blob(blob, query.shape[0])
+            if keys is not None:
                 scored.append(Scored(int(rowid), float(np.max(keys @ query))))
         return sorted(scored, key=lambda s: (-s.score, s.ref))
 
@@ -100,13 +103,6 @@ class VectorReads:
         admitted = np.asarray([r[0] for r in db.execute(f"SELECT m.rowid FROM memories m WHERE {where}", params)],
                               dtype=np.int64)
         return entry, np.isin(entry.rowids, admitted)
-
-
-def _top(entry: ScopeMatrix, scores: npt.NDArray[np.float32], allowed: Mask | None, limit: int) -> ScoredList:
-    if allowed is not None:
-        scores = np.where(allowed, scores, np.float32(-np.inf))
-    idx, best = best_of(scores, limit)
-    return [Scored(int(entry.rowids[i]), float(v)) for i, v in zip(idx, best, strict=True)]
 
 
 def _append_rows(db: sqlite3.Connection, entry: ScopeMatrix, spec: ReadSpec, model_id: str, dim: int) -> None:

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from engramdb.core.ports import Matrix, Vector
+from engramdb.core.ports import Keys, Matrix, Vector
 
 WINDOW_TURNS = 3  # a dense window: a turn and the two turns before it in its session
 Group = tuple[object, ...] | None  # (user, agent, session) of a conversational turn; None: no window
@@ -127,6 +127,14 @@ def best_of(scores: npt.NDArray[np.float32], k: int) -> tuple[npt.NDArray[np.int
     order = np.lexsort((idx, -scores[idx]))
     best = idx[order]
     return best, scores[best]
+
+
+def from_blob(blob: bytes | None, dim: int) -> Keys | None:
+    """A stored BLOB as its rows (whole-text vector, then sentence keys); None if it is not
+    made of ``dim``-wide float32 rows (another model's vectors)."""
+    if blob is None or not blob or len(blob) % (4 * dim):
+        return None
+    return np.frombuffer(blob, dtype=np.float32).reshape(-1, dim)
 
 
 def to_blob(vector: Vector) -> bytes:
