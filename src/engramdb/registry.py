@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from engramdb.core.errors import ConfigError
+from engramdb.core.errors import ConfigError, NotFoundError
 from engramdb.core.ports import Embedder, Store
 
 ENV_DB = "ENGRAM_DB"
@@ -30,7 +30,8 @@ def resolve_db(path_or_url: str | Path | None) -> str | Path:
     return path_or_url
 
 
-def open_store(path_or_url: str | Path | None) -> Store:
+def open_store(path_or_url: str | Path | None, *, must_exist: bool = False) -> Store:
+    """``must_exist``: a database that is not there is a NotFoundError (reads), not a new file."""
     target = resolve_db(path_or_url)
     text = str(target)
     if text.startswith(("postgres://", "postgresql://")):
@@ -39,6 +40,8 @@ def open_store(path_or_url: str | Path | None) -> Store:
         if not text.startswith("sqlite:///"):
             raise ConfigError(f"unsupported database URL {text!r}; use a path or sqlite:///path")
         target = Path(text.removeprefix("sqlite:///"))  # sqlite:////abs/path keeps its leading slash
+    if must_exist and str(target) != ":memory:" and not Path(target).is_file():
+        raise NotFoundError(f"no database at {target}")
     from engramdb.stores.sqlite import SQLiteStore
 
     return SQLiteStore(target)

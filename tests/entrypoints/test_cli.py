@@ -24,7 +24,7 @@ def env(tmp_path: Path) -> dict[str, str]:
 def run(env: dict[str, str], *args: str, input: str | None = None) -> list[dict[str, object]]:
     result = CliRunner().invoke(cli, list(args), env=env, input=input, catch_exceptions=False)
     assert result.exit_code == 0, result.output
-    return [json.loads(line) for line in result.output.splitlines() if line.strip()]
+    return [json.loads(line) for line in result.stdout.splitlines() if line.strip()]
 
 
 def engram(env: dict[str, str], *args: str, input: str | None = None) -> subprocess.CompletedProcess[str]:
@@ -61,7 +61,8 @@ def test_export_import_roundtrip(env: dict[str, str], tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     other = {**env, "ENGRAM_DB": str(tmp_path / "other.db")}
     [summary] = run(other, "import", str(dump))
-    assert summary == {"format": "export", "records": 2}
+    assert summary == {"format": "export", "records": 2,
+                       "scopes": [{"user_id": "u", "agent_id": None, "memories": 2, "sessions": 0}]}
     assert sorted(r["content"] for r in run(other, "list", "--user", "u")) == ["alpha memory", "beta memory"]
     first = dump.read_text()
     again = tmp_path / "again.jsonl"

@@ -26,7 +26,8 @@ SAMPLE_QUESTIONS = (
 
 
 @click.command()
-@click.option("--db", default=None, metavar="PATH", help="Database file (default: a fresh temporary file).")
+@click.option("--db", default=None, metavar="PATH",
+              help="Database file to keep (default: a temporary file, removed at the end).")
 @click.option("--embedder", envvar="ENGRAM_EMBEDDER", default=None, help="local (default), hash or openai:MODEL.")
 @click.option("--data", "data", type=click.Path(path_type=Path), default=None,
               help="A LoCoMo JSON file (default: ../shared/data when present, else the bundled sample).")
@@ -35,8 +36,16 @@ def demo(db: str | None, embedder: str | None, data: Path | None, budget: int) -
     """The quick-start job: import, search, print the packed context."""
     if data is None and SHARED_LOCOMO.is_file():
         data = SHARED_LOCOMO
-    workdir = tempfile.mkdtemp(prefix="engram-demo-")
-    db_path = db or str(Path(workdir) / "demo.db")
+    if db is not None:
+        _run(db, embedder, data, budget)
+        click.echo(f"\ndatabase: {db}")
+        return
+    with tempfile.TemporaryDirectory(prefix="engram-demo-") as workdir:
+        _run(str(Path(workdir) / "demo.db"), embedder, data, budget)
+    click.echo("\ndatabase: temporary, removed (engram demo --db PATH keeps one)")
+
+
+def _run(db_path: str, embedder: str | None, data: Path | None, budget: int) -> None:
     with Memory(db_path, embedder=embedder) as mem:
         if data is not None:
             user, questions = _import_locomo(mem, data)
@@ -49,7 +58,6 @@ def demo(db: str | None, embedder: str | None, data: Path | None, budget: int) -
             click.echo("")
             print_kv({"question": question, "search": f"{ms:.1f} ms, {len(result.packed)} memories, "
                       f"{result.context_tokens}/{budget} tokens", "context": "\n" + result.context})
-    click.echo(f"\ndatabase: {db_path}")
 
 
 def _import_locomo(mem: Memory, path: Path) -> tuple[str, list[str]]:

@@ -8,18 +8,25 @@ from typing import Any
 
 import click
 
-from engramdb.cli.options import budget_options, db_options, scope_options
+from engramdb.cli.options import budget_options, db_options, scope_options, time_options
 from engramdb.cli.output import emit_json, print_kv, records_table, want_json
-from engramdb.core.errors import EngramError
+from engramdb.core.errors import EngramError, ScopeError
 from engramdb.engine.memory import Memory
 
 
-def _open(db: str | None, embedder: str | None) -> Memory:
-    return Memory(db, embedder=embedder)
+def _open(db: str | None, embedder: str | None, *, create: bool = False) -> Memory:
+    """Only writes that bring data (add, import) create a database; every other command needs one."""
+    return Memory(db, embedder=embedder, create=create)
 
 
 def _scope(user_id: str | None, agent_id: str | None, session_id: str | None) -> dict[str, Any]:
     return {"user_id": user_id, "agent_id": agent_id, "session_id": session_id}
+
+
+def _need_scope(user_id: str | None, agent_id: str | None, session_id: str | None) -> dict[str, Any]:
+    if user_id is None and agent_id is None and session_id is None:
+        raise ScopeError("give --user, --agent or --session; `engram scopes` lists the ones in this database")
+    return _scope(user_id, agent_id, session_id)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -44,7 +51,7 @@ def add(text: str | None, db: str | None, embedder: str | None, as_json: bool, u
     if text is None or text == "-":
         text = sys.stdin.buffer.read().decode("utf-8", "strict").strip()
     meta = _json_object(metadata)
-    with _open(db, embedder) as mem:
+    with _open(db, embedder, create=True) as mem:
         records = mem.add(text, **_scope(user_id, agent_id, session_id), role=role, speaker=speaker, kind=kind,
                           timestamp=timestamp, metadata=meta)
     if want_json(as_json):
@@ -59,15 +66,18 @@ def add(text: str | None, db: str | None, embedder: str | None, as_json: bool, u
 @scope_options
 @budget_options
 @click.option("--filter", "filters", default=None, help='Filters as JSON, e.g. \'{"topic": "work"}\'.')
-@click.option("--as-of", default=None, help="Search memory as it was at this time.")
+@time_options
 @click.option("--context/--no-context", default=True, help="Print the packed context (terminal).")
 def search(query: str, db: str | None, embedder: str | None, as_json: bool, user_id: str | None,
            agent_id: str | None, session_id: str | None, k: int | None, budget: int | None, filters: str | None,
-           as_of: str | None, context: bool) -> None:
+           as_of: str | None, valid_at: str | None, context: bool) -> None:
     """Search memories; prints ranked hits and the context an agent would be given."""
+    scope = _need_scope(user_id, agent_id, session_id)
     with _open(db, embedder) as mem:
-        result = mem.search(query, **_scope(user_id, agent_id, session_id), k=k, budget_tokens=budget,
-                            filters=_json_object(filters), as_of=as_of)
+        result = mem.search(query, **scope, k=k, budget_tokens=budget,
+                            filters=_json_object(filters), as_of=as_of, valid_at=valid_at)
+    for warning in result.warnings:
+        click.echo(f"engram: warning: {warning}", err=True)
     if want_json(as_json):
         emit_json([result.to_dict()])
         return
@@ -100,14 +110,15 @@ def reindex(db: str | None, embedder: str | None, as_json: bool, user_id: str | 
 @click.option("--limit", type=click.IntRange(0), default=100)
 @click.option("--offset", type=click.IntRange(0), default=0)
 @click.option("--all-versions", "include_superseded", is_flag=True, help="Include superseded memories.")
+@time_options
 def list_(db: str | None, embedder: str | None, as_json: bool, user_id: str | None, agent_id: str | None,
           session_id: str | None, kinds: tuple[str, ...], filters: str | None, limit: int, offset: int,
-          include_superseded: bool) -> None:
+          include_superseded: bool, as_of: str | None, valid_at: str | None) -> None:
     """List memories of a scope in event-time order."""
+    scope = _need_scope(user_id, agent_id, session_id)
     with _open(db, embedder) as mem:
-        records = mem.list(**_scope(user_id, agent_id, session_id), kinds=kinds or None,
-                           filters=_json_object(filters), limit=limit, offset=offset,
-                           include_superseded=include_superseded)
+        records = mem.list(**scope, kinds=kinds or None, filters=_json_object(filters), limit=limit,
+                           offset=offset, include_superseded=include_superseded, as_of=as_of, valid_at=valid_at)
     if want_json(as_json):
         emit_json(r.to_dict() for r in records)
     else:
@@ -203,8 +214,10 @@ def _register_more() -> None:
     from engramdb.cli.bench import bench
     from engramdb.cli.demo import demo
     from engramdb.cli.importing import import_
+    from engramdb.cli.scopes import scopes
 
     cli.add_command(import_)
+    cli.add_command(scopes)
     cli.add_command(demo)
     cli.add_command(bench)
 

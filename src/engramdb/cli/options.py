@@ -31,3 +31,11 @@ def budget_options(fn: F) -> F:
     fn = click.option("--budget", "budget", type=click.IntRange(1), default=None, metavar="TOKENS",
                       help="Token budget of the packed context (cl100k_base tokens).")(fn)
     return fn
+
+
+def time_options(fn: F) -> F:
+    fn = click.option("--valid-at", default=None, metavar="TIME",
+                      help="Event time: only what had been said (was dated) by TIME.")(fn)
+    fn = click.option("--as-of", default=None, metavar="TIME",
+                      help="System time: memory as it knew things at TIME (before later updates).")(fn)
+    return fn

@@ -194,6 +194,9 @@ class SearchResult:
     context_tokens: int
     packed: tuple[Hit, ...]
     budget_tokens: int | None = None
+    #: what the caller should know about how the result was made (e.g. vectors of another
+    #: embedder: keyword lists only); the CLI prints them on stderr
+    warnings: tuple[str, ...] = ()
 
     def to_dict(self) -> JSONDict:
         return {
@@ -203,7 +206,27 @@ class SearchResult:
             "context": self.context,
             "context_tokens": self.context_tokens,
             "budget_tokens": self.budget_tokens,
+            "warnings": list(self.warnings),
         }
+
+
+@dataclass(frozen=True, slots=True)
+class ScopeSummary:
+    """One scope that holds memories: its fields (None where grouped over), how many current
+    memories and distinct sessions it holds, and the event-time span of its memories."""
+
+    user_id: str | None
+    agent_id: str | None
+    session_id: str | None
+    memories: int
+    sessions: int
+    first: datetime
+    last: datetime
+
+    def to_dict(self) -> JSONDict:
+        return {"user_id": self.user_id, "agent_id": self.agent_id, "session_id": self.session_id,
+                "memories": self.memories, "sessions": self.sessions,
+                "first": self.first.isoformat(), "last": self.last.isoformat()}
 
 
 def _dt(value: Any) -> datetime | None:

@@ -12,7 +12,7 @@ import numpy as np
 import numpy.typing as npt
 
 from engramdb.core.filters import Node
-from engramdb.core.models import Events, HistoryEvent, Kind, MemoryRecord, Records, Scope
+from engramdb.core.models import Events, HistoryEvent, Kind, MemoryRecord, Records, Scope, ScopeSummary
 
 Vector = npt.NDArray[np.float32]
 Matrix = npt.NDArray[np.float32]
@@ -115,6 +115,15 @@ class Store(Protocol):
         ...
 
     def history(self, memory_id: str, scope: Scope | None = None) -> Events: ...
+
+    def scopes(self, scope: Scope | None = None, *, by_session: bool = False) -> builtins.list[ScopeSummary]:
+        """Scopes holding current memories (inside ``scope`` when given), grouped by (user, agent),
+        or by (user, agent, session) with ``by_session``; ordered by their fields."""
+        ...
+
+    def embed_models(self, spec: ReadSpec) -> dict[str | None, int]:
+        """How many visible records carry vectors of each embedding model (None: no vectors)."""
+        ...
 
     def text_search(self, spec: ReadSpec, terms: Sequence[str], limit: int) -> ScoredList:
         """BM25 over the full-text index; any term may match."""

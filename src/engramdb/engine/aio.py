@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import builtins
 import functools
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Any, TypeVar
 
-from engramdb.core.models import Events, MemoryRecord, Records, SearchResult
+from engramdb.core.models import Events, MemoryRecord, Records, ScopeSummary, SearchResult
 from engramdb.core.ports import Embedder, Store
 from engramdb.engine.memory import Memory
 
@@ -58,6 +59,9 @@ class AsyncMemory:
 
     async def count(self, **kwargs: Any) -> int:
         return await self._run(self.sync.count, **kwargs)
+
+    async def scopes(self, **kwargs: Any) -> builtins.list[ScopeSummary]:
+        return await self._run(self.sync.scopes, **kwargs)
 
     async def export_jsonl(self, out: IO[str], **kwargs: Any) -> int:
         return await self._run(self.sync.export_jsonl, out, **kwargs)

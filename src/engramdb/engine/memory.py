@@ -12,7 +12,7 @@ from types import TracebackType
 from typing import IO, Any
 
 from engramdb.core.errors import ValidationError
-from engramdb.core.filters import parse_filters
+from engramdb.core.filters import Cond, Group, Node, parse_filters
 from engramdb.core.models import (
     Events,
     HistoryEvent,
@@ -20,6 +20,7 @@ from engramdb.core.models import (
     MemoryRecord,
     Records,
     Scope,
+    ScopeSummary,
     SearchResult,
     content_hash,
     event_from_dict,
@@ -46,14 +47,22 @@ class Memory:
     ``sentence_keys=False`` embeds each memory once, as a whole: writes of long
     texts get several times cheaper, and search loses its sentence-level list
     for what is written that way (see BENCHMARKS.md for what that costs).
+    ``create=False`` opens an existing database only (NotFoundError otherwise),
+    so a mistyped path is an error rather than a new, empty file.
+
+    Two times: every memory has an *event time* (when it was said or was true:
+    the message's timestamp) and *system times* (when engramdb learnt it, changed
+    it, superseded it). Reads take ``valid_at`` (event time: only what had been
+    said by then counts) and ``as_of`` (system time: memory as it knew things then,
+    before later updates and supersessions).
     """
 
     def __init__(self, path_or_url: str | Path | None = None, *, embedder: Embedder | str | None = None,
                  store: Store | None = None, search_params: SearchParams | None = None,
-                 sentence_keys: bool = True) -> None:
+                 sentence_keys: bool = True, create: bool = True) -> None:
         from engramdb.registry import open_embedder, open_store
 
-        self.store: Store = store if store is not None else open_store(path_or_url)
+        self.store: Store = store if store is not None else open_store(path_or_url, must_exist=not create)
         self._embedder: Embedder | None = None if embedder is None or isinstance(embedder, str) else embedder
         self._embedder_spec = embedder if isinstance(embedder, str) else None
         self._open_embedder = open_embedder
@@ -155,16 +164,20 @@ class Memory:
     def search(self, query: str, *, user_id: str | None = None, agent_id: str | None = None,
                session_id: str | None = None, k: int | None = None, budget_tokens: int | None = None,
                filters: dict[str, Any] | None = None, kinds: Sequence[Kind | str] | None = None,
-               as_of: TimeLike | None = None, now: TimeLike | None = None) -> SearchResult:
+               as_of: TimeLike | None = None, valid_at: TimeLike | None = None,
+               now: TimeLike | None = None) -> SearchResult:
         """Ranked memories for ``query`` and the packed context that fits ``budget_tokens``.
 
-        ``as_of`` reads memory as it was at that time; ``now`` is the moment the
-        question is asked, which anchors "last week" or "3 days ago" (default:
-        ``as_of``, else the current time).
+        ``valid_at`` is event time: only memories said (dated) at or before it count.
+        ``as_of`` is system time: memory as it knew things then (versions current at
+        that moment; later updates, supersessions and additions are not seen). ``now``
+        is the moment the question is asked, which anchors "last week" or "3 days ago"
+        (default: ``valid_at``, else ``as_of``, else the current time).
         """
-        spec = self._spec(user_id, agent_id, session_id, filters, kinds, as_of)
+        spec = self._spec(user_id, agent_id, session_id, filters, kinds, as_of, valid_at=valid_at)
+        when = now if now is not None else valid_at
         return run_search(self.store, self.embedder, query, spec, k=k, budget_tokens=budget_tokens,
-                          params=self.search_params, now=parse_datetime(now) if now is not None else None)
+                          params=self.search_params, now=parse_datetime(when) if when is not None else None)
 
     def get(self, memory_id: str, *, user_id: str | None = None, agent_id: str | None = None,
             session_id: str | None = None) -> MemoryRecord:
@@ -172,12 +185,21 @@ class Memory:
 
     def list(self, *, user_id: str | None = None, agent_id: str | None = None, session_id: str | None = None,
              filters: dict[str, Any] | None = None, kinds: Sequence[Kind | str] | None = None,
-             as_of: TimeLike | None = None, include_superseded: bool = False,
-             limit: int = 100, offset: int = 0) -> Records:
+             as_of: TimeLike | None = None, valid_at: TimeLike | None = None,
+             include_superseded: bool = False, limit: int = 100, offset: int = 0) -> Records:
+        """A scope's memories in event-time order; ``valid_at`` (event time) and ``as_of``
+        (system time) as in :meth:`search`."""
         if not all(isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in (limit, offset)):
             raise ValidationError("limit and offset must be non-negative integers")
-        spec = self._spec(user_id, agent_id, session_id, filters, kinds, as_of, include_superseded)
+        spec = self._spec(user_id, agent_id, session_id, filters, kinds, as_of, include_superseded,
+                          valid_at=valid_at)
         return self.store.list(spec, limit=limit, offset=offset)
+
+    def scopes(self, *, user_id: str | None = None, agent_id: str | None = None, session_id: str | None = None,
+               by_session: bool = False) -> builtins.list[ScopeSummary]:
+        """The scopes that hold current memories, with counts: one entry per (user, agent), or per
+        (user, agent, session) with ``by_session``; optionally only those inside a scope."""
+        return self.store.scopes(_maybe_scope(user_id, agent_id, session_id), by_session=by_session)
 
     def count(self, *, user_id: str | None = None, agent_id: str | None = None,
               session_id: str | None = None) -> int:
@@ -208,12 +230,13 @@ class Memory:
 
     def _spec(self, user_id: str | None, agent_id: str | None, session_id: str | None,
               filters: dict[str, Any] | None, kinds: Sequence[Kind | str] | None,
-              as_of: TimeLike | None, include_superseded: bool = False) -> ReadSpec:
+              as_of: TimeLike | None, include_superseded: bool = False, *,
+              valid_at: TimeLike | None = None) -> ReadSpec:
         if as_of is not None and include_superseded:
             raise ValidationError("as_of and include_superseded are exclusive")
         return ReadSpec(
             scope=Scope(user_id, agent_id, session_id),
-            filters=parse_filters(filters),
+            filters=_said_by(parse_filters(filters), valid_at),
             kinds=tuple(Kind.parse(k) for k in kinds) if kinds else None,
             as_of=parse_datetime(as_of) if as_of is not None else None,
             include_superseded=include_superseded,
@@ -270,6 +293,14 @@ def _records(messages: AddInput, scope: Scope, *, kind: Kind | str | None = None
     when = parse_datetime(timestamp) if timestamp is not None else None
     return build_records(drafts, scope=scope, kind=the_kind, timestamp=when, metadata=clean_metadata(metadata),
                          provenance=provenance)
+
+
+def _said_by(filters: Node | None, valid_at: TimeLike | None) -> Node | None:
+    """Event time as a filter every store already compiles: event_time <= valid_at."""
+    if valid_at is None:
+        return filters
+    bound = Cond("event_time", "lte", parse_datetime(valid_at).timestamp())
+    return bound if filters is None else Group("and", (filters, bound))
 
 
 def _maybe_scope(user_id: str | None, agent_id: str | None, session_id: str | None) -> Scope | None:

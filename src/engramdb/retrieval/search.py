@@ -103,7 +103,19 @@ def search(
     context, tokens, ordered = assemble(chosen, budget_tokens)
     kept = {id(h) for h in ordered}
     hits = pool if k is not None else [h for h in chosen if id(h) in kept]
-    return SearchResult(query, tuple(hits), context, tokens, tuple(ordered), budget_tokens)
+    warnings = _model_warnings(store, spec, embedder.model_id) if not lists["dense"] else ()
+    return SearchResult(query, tuple(hits), context, tokens, tuple(ordered), budget_tokens, warnings)
+
+
+def _model_warnings(store: Store, spec: ReadSpec, model_id: str) -> tuple[str, ...]:
+    """No dense candidate at all: say so when the scope's vectors come from another model."""
+    others = {model: n for model, n in store.embed_models(spec).items() if model is not None and model != model_id}
+    if not others:
+        return ()
+    named = ", ".join(f"{model} ({n} memories)" for model, n in sorted(others.items()))
+    return (f"this scope's memories were embedded with {named}, not with the configured embedder {model_id}: "
+            "semantic search found nothing and results are keyword-only; configure that embedder, or run "
+            "`engram reindex` with this one",)
 
 
 def _merge(ranked: list[Scored], extra: list[Scored]) -> list[Scored]:

@@ -11,9 +11,10 @@ from typing import Any
 
 from engramdb.core.errors import ConflictError, NotFoundError, StoreError
 from engramdb.core.ids import new_id
-from engramdb.core.models import Action, Events, HistoryEvent, MemoryRecord, Records, Scope, utcnow
+from engramdb.core.models import Action, Events, HistoryEvent, MemoryRecord, Records, Scope, ScopeSummary, utcnow
 from engramdb.core.ports import Facets, Keys, ReadSpec, Scored, ScoredList, Vector
 from engramdb.stores import sqlite_queries as queries
+from engramdb.stores import sqlite_scopes
 from engramdb.stores.sqlite_conn import Connection
 from engramdb.stores.sqlite_sql import COLUMNS, dt, record_from_row, scope_clause, ts, visibility_clause
 from engramdb.stores.sqlite_vectors import VectorReads
@@ -205,6 +206,14 @@ class SQLiteStore:
     def facets(self, refs: Sequence[int]) -> dict[int, Facets]:
         with self.conn.read() as db:
             return queries.facets(db, refs)
+
+    def scopes(self, scope: Scope | None = None, *, by_session: bool = False) -> builtins.list[ScopeSummary]:
+        with self.conn.read() as db:
+            return sqlite_scopes.scopes(db, scope, by_session)
+
+    def embed_models(self, spec: ReadSpec) -> dict[str | None, int]:
+        with self.conn.read() as db:
+            return sqlite_scopes.embed_models(db, spec)
 
     def vector_search(self, spec: ReadSpec, query: Vector, model_id: str, limit: int) -> ScoredList:
         with self.conn.read() as db:
