@@ -4,4 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install.sh
-exec .venv/bin/engram demo "$@"
+.venv/bin/engram demo "$@"
+echo
+echo "engram is installed in ./.venv: run 'source .venv/bin/activate' to put it on your PATH"
+echo "(or call .venv/bin/engram), then try the README's CLI commands."

@@ -44,9 +44,10 @@ def cli() -> None:
 @click.option("--kind", default=None, help="turn, fact, summary, profile or note (default: note).")
 @click.option("--timestamp", default=None, help="When it was said (ISO 8601); default now.")
 @click.option("--metadata", default=None, help="A JSON object.")
+@click.option("-q", "--quiet", is_flag=True, help="Print only the new memory's id (ID=$(engram add ... -q)).")
 def add(text: str | None, db: str | None, embedder: str | None, as_json: bool, user_id: str | None,
         agent_id: str | None, session_id: str | None, role: str | None, speaker: str | None, kind: str | None,
-        timestamp: str | None, metadata: str | None) -> None:
+        timestamp: str | None, metadata: str | None, quiet: bool) -> None:
     """Add TEXT (or stdin when TEXT is -) as a memory."""
     if text is None or text == "-":
         text = sys.stdin.buffer.read().decode("utf-8", "strict").strip()
@@ -54,7 +55,9 @@ def add(text: str | None, db: str | None, embedder: str | None, as_json: bool, u
     with _open(db, embedder, create=True) as mem:
         records = mem.add(text, **_scope(user_id, agent_id, session_id), role=role, speaker=speaker, kind=kind,
                           timestamp=timestamp, metadata=meta)
-    if want_json(as_json):
+    if quiet:
+        click.echo("\n".join(r.id for r in records))
+    elif want_json(as_json):
         emit_json(r.to_dict() for r in records)
     else:
         records_table(records, title="added")
