@@ -12,7 +12,6 @@ from pathlib import Path
 import pytest
 
 from engramdb import Memory, NotFoundError
-from engramdb.cli.importing import progress_lines
 
 ENGRAM = [sys.executable, "-c", "from engramdb.cli.main import main; main()"]
 
@@ -106,10 +105,10 @@ def test_read_of_a_missing_database_is_an_error(tmp_path: Path, command: list[st
     assert not db.exists() and not list(tmp_path.iterdir())
 
 
-def test_writes_still_create_the_database(tmp_path: Path) -> None:
+def test_only_writes_create_the_database(tmp_path: Path) -> None:
     db = tmp_path / "new" / "fresh.db"
+    assert engram("list", "--user", "u", "--db", str(db)).returncode == 1 and not db.exists()
     ok(engram("add", "hello", "--user", "u", "--db", str(db)))
-    assert db.is_file()
     assert [r["content"] for r in ok(engram("list", "--user", "u", "--db", str(db)))] == ["hello"]
     imported = tmp_path / "other.db"
     ok(engram("import", str(chat_file(tmp_path / "c.jsonl", 1, 2, user="u")), "--db", str(imported)))
@@ -162,13 +161,10 @@ def test_demo_leaves_nothing_in_the_temp_dir(tmp_path: Path) -> None:
     assert "peanut" in done.stdout and "removed" in done.stdout
     # (tiktoken keeps its data-gym-cache there; that is not the demo's)
     assert list(tmp.glob("engram-demo-*")) == [] and list(tmp.rglob("*.db*")) == []
-
-
-def test_demo_keeps_a_database_it_is_given(tmp_path: Path) -> None:
-    db = tmp_path / "kept.db"
-    done = engram("demo", "--db", str(db), cwd=tmp_path)
+    kept = tmp_path / "kept.db"
+    done = engram("demo", "--db", str(kept), env={"TMPDIR": str(tmp)}, cwd=tmp_path)
     assert done.returncode == 0, done.stderr
-    assert db.is_file() and str(db) in done.stdout
+    assert kept.is_file() and str(kept) in done.stdout
 
 
 def test_piped_import_prints_progress_lines(tmp_path: Path) -> None:
@@ -182,6 +178,8 @@ def test_piped_import_prints_progress_lines(tmp_path: Path) -> None:
 
 
 def test_progress_lines_also_come_with_time() -> None:
+    from engramdb.cli.importing import progress_lines
+
     said: list[str] = []
     clock = iter([0.0, 1.0, 7.0, 8.0, 20.0]).__next__
     on_written = progress_lines(1000, said.append, clock=clock)
