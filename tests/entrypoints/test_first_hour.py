@@ -45,16 +45,17 @@ def chat_file(path: Path, sessions: int, turns: int, user: str | None = None) ->
 
 def test_memory_scopes_counts_current_memories(mem: Memory) -> None:
     mem.add(["a", "b", "c"], user_id="sam", session_id="s1")
-    mem.add(["d"], user_id="sam", session_id="s2")
+    mem.add(["d"], user_id="sam", session_id="s10", timestamp="2024-01-02")
+    mem.add(["a2"], user_id="sam", session_id="s2", timestamp="2024-01-01")
     [gone] = mem.add("e", user_id="sam", agent_id="travel")
     mem.add("f", user_id="eve")
     mem.delete(gone.id)
     old = mem.add("g", user_id="eve")[0]
     mem.supersede(old.id, "g2")
     rows = [(s.user_id, s.agent_id, s.memories, s.sessions) for s in mem.scopes()]
-    assert rows == [("eve", None, 2, 0), ("sam", None, 4, 2)]
+    assert rows == [("eve", None, 2, 0), ("sam", None, 5, 3)]
     by_session = [(s.user_id, s.session_id, s.memories) for s in mem.scopes(user_id="sam", by_session=True)]
-    assert by_session == [("sam", "s1", 3), ("sam", "s2", 1)]
+    assert by_session == [("sam", "s2", 1), ("sam", "s10", 1), ("sam", "s1", 3)]  # by first event time
 
 
 def test_import_reports_its_scopes_and_scopes_lists_them(tmp_path: Path) -> None:
@@ -79,6 +80,11 @@ def test_import_text_summary_names_the_scopes(tmp_path: Path, capsys: pytest.Cap
                    "scopes": [{"user_id": "conv-26", "agent_id": None, "memories": 5, "sessions": 2}]})
     out = capsys.readouterr().out
     assert "--user conv-26: 5 memories, 2 sessions" in out and "engram scopes" in out
+    assert "engram search QUESTION --user conv-26" in out
+    many = [{"user_id": f"q{i:03d}", "agent_id": None, "memories": 1, "sessions": 1} for i in range(150)]
+    print_summary({"format": "longmemeval", "records": 150, "scopes": many})
+    out = capsys.readouterr().out
+    assert "into 150 scopes" in out and "q009" in out and "q010" not in out and "and 140 more" in out
 
 
 def test_search_without_scope_points_at_scopes(tmp_path: Path) -> None:

@@ -21,6 +21,7 @@ from engramdb.formats.detect import FORMATS, parse_file
 
 PROGRESS_EVERY_S = 5.0  # piped runs: a progress line at least this often...
 PROGRESS_STEP = 0.1  # ...and at every tenth of the way
+SHOWN_SCOPES = 10  # the import summary names this many scopes; `engram scopes` lists all
 
 
 @click.command(name="import")
@@ -51,11 +52,17 @@ def print_summary(summary: dict[str, Any]) -> None:
     found = summary["scopes"]
     click.echo(f"imported {summary['records']} memories ({summary['format']}) into {len(found)} "
                f"scope{'' if len(found) == 1 else 's'}:")
-    for s in found:
-        names = " ".join(f"--{key} {s[field]}" for key, field in (("user", "user_id"), ("agent", "agent_id"))
-                         if s[field] is not None)
-        click.echo(f"  {names or '(sessions only)'}: {s['memories']} memories, {s['sessions']} sessions")
-    click.echo("search one with: engram search QUESTION --user USER (engram scopes lists them all)")
+    for s in found[:SHOWN_SCOPES]:
+        click.echo(f"  {_flags(s) or '(sessions only)'}: {s['memories']} memories, {s['sessions']} sessions")
+    if len(found) > SHOWN_SCOPES:
+        click.echo(f"  ... and {len(found) - SHOWN_SCOPES} more")
+    example = next((_flags(s) for s in found if _flags(s)), "--user USER")
+    click.echo(f"search with: engram search QUESTION {example}   (engram scopes lists every scope)")
+
+
+def _flags(scope: dict[str, Any]) -> str:
+    return " ".join(f"--{key} {scope[field]}" for key, field in (("user", "user_id"), ("agent", "agent_id"))
+                    if scope[field] is not None)
 
 
 def batch_scopes(batches: Sequence[Batch]) -> list[dict[str, Any]]:

@@ -29,10 +29,11 @@ def scopes(db: str | None, embedder: str | None, as_json: bool, user_id: str | N
 
 def scopes_table(found: list[ScopeSummary], by_session: bool) -> None:
     table = Table(title=f"{len(found)} scope{'' if len(found) == 1 else 's'}")
-    for col in ("user", "agent", *(("session",) if by_session else ()), "memories", "sessions", "from", "to"):
+    middle = ("session",) if by_session else ("sessions",)
+    for col in ("user", "agent", *middle, "memories", "from", "to"):
         table.add_column(col, justify="right" if col in ("memories", "sessions") else "left")
     for s in found:
-        row = [s.user_id or "", s.agent_id or "", *((s.session_id or "",) if by_session else ()),
-               str(s.memories), str(s.sessions), f"{s.first:%Y-%m-%d}", f"{s.last:%Y-%m-%d}"]
+        row = [s.user_id or "", s.agent_id or "", (s.session_id or "") if by_session else str(s.sessions),
+               str(s.memories), f"{s.first:%Y-%m-%d}", f"{s.last:%Y-%m-%d}"]
         table.add_row(*row)
     Console().print(table)

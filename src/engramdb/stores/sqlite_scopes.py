@@ -14,9 +14,11 @@ def scopes(db: sqlite3.Connection, scope: Scope | None, by_session: bool) -> lis
     """Current memories grouped by (user, agent[, session]), with counts and event-time spans."""
     where, params = scope_clause(scope) if scope is not None else ("1", [])
     keys = "m.user_id, m.agent_id" + (", m.session_id" if by_session else "")
+    # sessions in conversation order (session_2 before session_10)
+    order = "m.user_id, m.agent_id, MIN(m.event_time), m.session_id" if by_session else keys
     rows = db.execute(
         f"SELECT {keys}, COUNT(*), COUNT(DISTINCT m.session_id), MIN(m.event_time), MAX(m.event_time) "
-        f"FROM memories m WHERE m.sys_to IS NULL AND ({where}) GROUP BY {keys} ORDER BY {keys}",
+        f"FROM memories m WHERE m.sys_to IS NULL AND ({where}) GROUP BY {keys} ORDER BY {order}",
         params,
     ).fetchall()
     out = []
