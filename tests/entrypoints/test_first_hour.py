@@ -194,3 +194,30 @@ def test_progress_lines_also_come_with_time() -> None:
     for _ in range(4):
         on_written(Batch([{"content": "x"}]), None)  # 1 of 1000 each: far below a tenth
     assert said == ["imported 2/1000 turns", "imported 4/1000 turns"]
+
+
+# ---- the two times on the command line ------------------------------------------------------
+
+
+def test_cli_valid_at_and_as_of(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from engramdb.cli.main import cli
+
+    env = {"ENGRAM_DB": str(tmp_path / "t.db"), "ENGRAM_EMBEDDER": "hash"}
+
+    def run(*args: str) -> list[dict[str, object]]:
+        result = CliRunner().invoke(cli, list(args), env=env, catch_exceptions=False)
+        assert result.exit_code == 0, result.output
+        return [json.loads(line) for line in result.stdout.splitlines() if line.strip()]
+
+    [cat] = run("add", "I adopted a cat named Pimenta", "--user", "sam", "--timestamp", "2024-06-21")
+    run("add", "Pimenta had three kittens", "--user", "sam", "--timestamp", "2024-08-02")
+    [result] = run("search", "cat", "--user", "sam", "--valid-at", "2024-07-01")
+    assert [h["content"] for h in result["hits"]] == ["I adopted a cat named Pimenta"]
+    listed = run("list", "--user", "sam", "--valid-at", "2024-07-01")
+    assert [r["content"] for r in listed] == ["I adopted a cat named Pimenta"]
+    then = str(cat["updated_at"])
+    assert [r["content"] for r in run("list", "--user", "sam", "--as-of", then)] == ["I adopted a cat named Pimenta"]
+    [past] = run("search", "kittens", "--user", "sam", "--as-of", then)
+    assert not any("kittens" in str(h["content"]) for h in past["hits"])
