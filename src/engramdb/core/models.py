@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
+from engramdb.core.bounds import MAX_NAME_CHARS
 from engramdb.core.errors import ScopeError, ValidationError
 
 JSONDict = dict[str, Any]
@@ -59,6 +60,8 @@ class Scope:
             value = getattr(self, name)
             if value is not None and (not isinstance(value, str) or not value.strip()):
                 raise ScopeError(f"{name} must be a non-empty string")
+            if value is not None and (len(value) > MAX_NAME_CHARS or not _encodable(value)):
+                raise ScopeError(f"{name} must be valid UTF-8 of at most {MAX_NAME_CHARS} characters")
         if self.user_id is None and self.agent_id is None and self.session_id is None:
             raise ScopeError("a scope needs at least one of user_id, agent_id, session_id")
 
@@ -75,15 +78,35 @@ class Scope:
         return {"user_id": self.user_id, "agent_id": self.agent_id, "session_id": self.session_id}
 
 
+# the range a stored time survives (event times are stored as float epoch seconds)
+MIN_TIME = datetime(1, 1, 1, tzinfo=UTC)
+MAX_TIME = datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC)
+
+
+def _encodable(value: str) -> bool:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
 def as_utc(value: datetime) -> datetime:
-    """Naive datetimes are taken as UTC; aware ones are converted to UTC."""
-    if value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    return value.astimezone(UTC)
+    """Naive datetimes are taken as UTC; aware ones are converted to UTC.
+
+    A time whose offset pushes it past year 1 or 9999 (``0001-01-01T00:00+05:00``)
+    is a ValidationError, not an OverflowError."""
+    try:
+        result = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    except OverflowError:
+        result = None
+    if result is None or not MIN_TIME <= result <= MAX_TIME:
+        raise ValidationError(f"timestamp {value.isoformat()} is outside 0001-01-01 .. 9999-12-31T23:59:59 UTC")
+    return result
 
 
 def content_hash(content: str) -> str:
