@@ -235,6 +235,20 @@ def _dt(value: Any) -> datetime | None:
     return as_utc(datetime.fromisoformat(str(value)))
 
 
+def _text(value: Any, what: str) -> str:
+    if not isinstance(value, str):
+        raise ValidationError(f"{what} must be a string, got {type(value).__name__}")
+    return value
+
+
+def _list(value: Any, what: str) -> list[Any]:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise ValidationError(f"{what} must be a list, got {type(value).__name__}")
+    return value
+
+
 def record_from_dict(data: JSONDict) -> MemoryRecord:
     """Inverse of MemoryRecord.to_dict (used by import); raises ValidationError."""
     try:
@@ -243,10 +257,10 @@ def record_from_dict(data: JSONDict) -> MemoryRecord:
         updated_at = _dt(data.get("updated_at", data["created_at"]))
         assert event_time and created_at and updated_at
         return MemoryRecord(
-            id=str(data["id"]),
+            id=_text(data["id"], "id"),
             scope=Scope(data.get("user_id"), data.get("agent_id"), data.get("session_id")),
             kind=Kind.parse(data.get("kind", "turn")),
-            content=str(data["content"]),
+            content=_text(data["content"], "content"),
             event_time=event_time,
             created_at=created_at,
             updated_at=updated_at,
@@ -255,9 +269,9 @@ def record_from_dict(data: JSONDict) -> MemoryRecord:
             metadata=dict(data.get("metadata") or {}),
             superseded_at=_dt(data.get("superseded_at")),
             superseded_by=data.get("superseded_by"),
-            provenance=tuple(data.get("provenance") or ()),
+            provenance=tuple(_list(data.get("provenance"), "provenance")),
             # recomputed, never trusted: a hand-edited line must not keep its old hash
-            content_hash=content_hash(str(data["content"])),
+            content_hash=content_hash(_text(data["content"], "content")),
             version=int(data.get("version", 1)),
         )
     except (KeyError, TypeError, ValueError, AssertionError) as exc:
