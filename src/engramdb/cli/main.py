@@ -220,7 +220,7 @@ def main() -> None:
     """Entry point: every error is one line on stderr and a non-zero exit (usage errors: 2,
     with a hint to --help; EngramError: 1). A bug shows its traceback only with ENGRAM_DEBUG=1."""
     try:
-        code = cli.main(standalone_mode=False)
+        code = cli.main(prog_name="engram", standalone_mode=False)
         if isinstance(code, int) and code:
             sys.exit(code)
     except click.exceptions.Abort:
