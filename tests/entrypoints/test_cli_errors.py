@@ -85,3 +85,12 @@ def test_oversized_import_line_names_file_and_line(env: dict[str, str], tmp_path
     assert f"{dump}:2:" in one_line(proc)
     with sqlite3.connect(tmp_path / "fresh.db") as db:  # nothing of the file was written
         assert db.execute("SELECT count(*) FROM memories").fetchone()[0] == 0
+
+
+def test_deep_json_in_a_chat_import_names_file_and_line(env: dict[str, str], tmp_path: Path) -> None:
+    chat = tmp_path / "chat.jsonl"
+    deep = '{"content": "x", "metadata": ' + '{"a": ' * 5000 + "1" + "}" * 5000 + "}"
+    chat.write_text('{"content": "fine", "session": "s"}\n' + deep + "\n", encoding="utf-8")
+    proc = engram(env, "import", str(chat), "--user", "c")
+    assert proc.returncode == 1
+    assert f"{chat}:2:" in one_line(proc)
