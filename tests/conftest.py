@@ -2,14 +2,26 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from engramdb import Memory
 from engramdb.core.ports import Store
 from engramdb.stores.sqlite import SQLiteStore
+
+# Property tests (tests/engine/test_fuzz_inputs.py): "ci" is reproducible (derandomized, no example
+# database) and small; ENGRAM_HYPOTHESIS_PROFILE=deep runs thousands of random examples.
+_LENIENT = [HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much,
+            HealthCheck.function_scoped_fixture, HealthCheck.large_base_example]
+settings.register_profile("ci", max_examples=60, derandomize=True, database=None, deadline=None,
+                          suppress_health_check=_LENIENT, print_blob=True)
+settings.register_profile("deep", max_examples=2000, deadline=None, suppress_health_check=_LENIENT,
+                          print_blob=True)
+settings.load_profile(os.environ.get("ENGRAM_HYPOTHESIS_PROFILE", "ci"))
 
 # name -> factory(request, db_name) returning a fresh, empty store.
 # Adding a backend to the contract suite is one line here, e.g.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from typing import Any
 
@@ -49,11 +50,12 @@ def add(text: str | None, db: str | None, embedder: str | None, as_json: bool, u
         agent_id: str | None, session_id: str | None, role: str | None, speaker: str | None, kind: str | None,
         timestamp: str | None, metadata: str | None, quiet: bool) -> None:
     """Add TEXT (or stdin when TEXT is -) as a memory."""
+    data: str | bytes | None = text
     if text is None or text == "-":
-        text = sys.stdin.buffer.read().decode("utf-8", "strict").strip()
+        data = sys.stdin.buffer.read().strip()  # bytes: add() names the byte that is not UTF-8
     meta = _json_object(metadata)
     with _open(db, embedder, create=True) as mem:
-        records = mem.add(text, **_scope(user_id, agent_id, session_id), role=role, speaker=speaker, kind=kind,
+        records = mem.add(data or "", **_scope(user_id, agent_id, session_id), role=role, speaker=speaker, kind=kind,
                           timestamp=timestamp, metadata=meta)
     if quiet:
         click.echo("\n".join(r.id for r in records))
@@ -208,6 +210,8 @@ def _json_object(text: str | None) -> dict[str, Any] | None:
         value = json.loads(text)
     except json.JSONDecodeError as exc:
         raise click.BadParameter(f"not valid JSON: {exc.msg}") from None
+    except RecursionError:
+        raise click.BadParameter("JSON nested too deep") from None
     if not isinstance(value, dict):
         raise click.BadParameter("must be a JSON object")
     return value
@@ -229,22 +233,35 @@ _register_more()
 
 
 def main() -> None:
-    """Entry point: EngramError -> one line on stderr and exit code 1."""
+    """Entry point: every error is one line on stderr and a non-zero exit (usage errors: 2,
+    with a hint to --help; EngramError: 1). A bug shows its traceback only with ENGRAM_DEBUG=1."""
     try:
-        code = cli.main(standalone_mode=False)
+        code = cli.main(prog_name="engram", standalone_mode=False)
         if isinstance(code, int) and code:
             sys.exit(code)
     except click.exceptions.Abort:
-        click.echo("engram: aborted", err=True)
-        sys.exit(130)
-    except click.ClickException as exc:
+        _fail("aborted", 130)
+    except click.exceptions.NoArgsIsHelpError as exc:  # plain `engram`: the help text is the answer
         exc.show()
         sys.exit(exc.exit_code)
+    except click.UsageError as exc:
+        command = exc.ctx.command_path if exc.ctx is not None else "engram"
+        _fail(f"{exc.format_message()} (try '{command} --help')", exc.exit_code)
+    except click.ClickException as exc:
+        _fail(exc.format_message(), exc.exit_code)
     except EngramError as exc:
-        click.echo(f"engram: error: {exc}", err=True)
-        sys.exit(1)
-    except UnicodeDecodeError as exc:
-        click.echo(f"engram: error: input is not valid UTF-8 ({exc.reason})", err=True)
-        sys.exit(1)
+        _fail(str(exc), 1)
+    except (UnicodeDecodeError, UnicodeEncodeError) as exc:  # a non-UTF-8 file or path
+        _fail(f"input is not valid UTF-8 ({exc.reason})", 1)
     except BrokenPipeError:
         sys.exit(0)
+    except Exception as exc:  # the entry point: a bug still gets one line, not a traceback
+        if os.environ.get("ENGRAM_DEBUG"):
+            raise
+        _fail(f"internal error: {type(exc).__name__}: {exc} (set ENGRAM_DEBUG=1 for the traceback)", 1)
+
+
+def _fail(message: str, code: int) -> None:
+    one_line = " ".join(message.split())
+    click.echo(f"engram: error: {one_line}", err=True)
+    sys.exit(code)

@@ -15,10 +15,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from engramdb.core.bounds import check_depth, check_number, check_utf8
 from engramdb.core.errors import ValidationError
 
 RECORD_FIELDS = frozenset({"kind", "role", "speaker", "event_time"})
 OPERATORS = frozenset({"$eq", "$ne", "$in", "$nin", "$gt", "$gte", "$lt", "$lte", "$exists"})
+MAX_IN_VALUES = 1000
 _KEY = re.compile(r"^[A-Za-z0-9_\-]+(\.[A-Za-z0-9_\-]+)*$")
 
 
@@ -44,6 +46,7 @@ def parse_filters(filters: dict[str, Any] | None) -> Node | None:
         return None
     if not isinstance(filters, dict):
         raise ValidationError("filters must be a JSON object")
+    check_depth(filters, "filters")  # before the recursive parse below
     return _parse_obj(filters)
 
 
@@ -80,19 +83,29 @@ def _cond(field_name: str, op: str, value: Any) -> Cond:
     if op in ("$in", "$nin"):
         if not isinstance(value, list) or not all(_is_scalar(v) for v in value):
             raise ValidationError(f"{op} takes a list of scalars")
-        value = tuple(_normalise(field_name, v) for v in value)
+        if len(value) > MAX_IN_VALUES:
+            raise ValidationError(f"{op} takes at most {MAX_IN_VALUES} values")
+        value = tuple(_normalise(field_name, _checked(v)) for v in value)
     elif op == "$exists":
         if not isinstance(value, bool):
             raise ValidationError("$exists takes true or false")
     elif not _is_scalar(value):
         raise ValidationError(f"{op} takes a scalar (string, number, boolean, null)")
     else:
-        value = _normalise(field_name, value)
+        value = _normalise(field_name, _checked(value))
     return Cond(field_name, op[1:], value)
 
 
 def _is_scalar(value: Any) -> bool:
     return value is None or isinstance(value, (str, int, float, bool, datetime))
+
+
+def _checked(value: Any) -> Any:
+    """A scalar SQLite can bind: 64-bit integers, finite floats, UTF-8 strings."""
+    check_number(value, "filter value")
+    if isinstance(value, str):
+        check_utf8(value, "filter value")
+    return value
 
 
 def _normalise(field_name: str, value: Any) -> Any:

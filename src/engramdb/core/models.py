@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
+from engramdb.core.bounds import MAX_NAME_CHARS
 from engramdb.core.errors import ScopeError, ValidationError
 
 JSONDict = dict[str, Any]
@@ -59,6 +60,8 @@ class Scope:
             value = getattr(self, name)
             if value is not None and (not isinstance(value, str) or not value.strip()):
                 raise ScopeError(f"{name} must be a non-empty string")
+            if value is not None and (len(value) > MAX_NAME_CHARS or not _encodable(value)):
+                raise ScopeError(f"{name} must be valid UTF-8 of at most {MAX_NAME_CHARS} characters")
         if self.user_id is None and self.agent_id is None and self.session_id is None:
             raise ScopeError("a scope needs at least one of user_id, agent_id, session_id")
 
@@ -75,15 +78,35 @@ class Scope:
         return {"user_id": self.user_id, "agent_id": self.agent_id, "session_id": self.session_id}
 
 
+# the range a stored time survives (event times are stored as float epoch seconds)
+MIN_TIME = datetime(1, 1, 1, tzinfo=UTC)
+MAX_TIME = datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC)
+
+
+def _encodable(value: str) -> bool:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
 def as_utc(value: datetime) -> datetime:
-    """Naive datetimes are taken as UTC; aware ones are converted to UTC."""
-    if value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    return value.astimezone(UTC)
+    """Naive datetimes are taken as UTC; aware ones are converted to UTC.
+
+    A time whose offset pushes it past year 1 or 9999 (``0001-01-01T00:00+05:00``)
+    is a ValidationError, not an OverflowError."""
+    try:
+        result = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    except OverflowError:
+        result = None
+    if result is None or not MIN_TIME <= result <= MAX_TIME:
+        raise ValidationError(f"timestamp {value.isoformat()} is outside 0001-01-01 .. 9999-12-31T23:59:59 UTC")
+    return result
 
 
 def content_hash(content: str) -> str:
@@ -235,6 +258,20 @@ def _dt(value: Any) -> datetime | None:
     return as_utc(datetime.fromisoformat(str(value)))
 
 
+def _text(value: Any, what: str) -> str:
+    if not isinstance(value, str):
+        raise ValidationError(f"{what} must be a string, got {type(value).__name__}")
+    return value
+
+
+def _list(value: Any, what: str) -> list[Any]:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise ValidationError(f"{what} must be a list, got {type(value).__name__}")
+    return value
+
+
 def record_from_dict(data: JSONDict) -> MemoryRecord:
     """Inverse of MemoryRecord.to_dict (used by import); raises ValidationError."""
     try:
@@ -243,10 +280,10 @@ def record_from_dict(data: JSONDict) -> MemoryRecord:
         updated_at = _dt(data.get("updated_at", data["created_at"]))
         assert event_time and created_at and updated_at
         return MemoryRecord(
-            id=str(data["id"]),
+            id=_text(data["id"], "id"),
             scope=Scope(data.get("user_id"), data.get("agent_id"), data.get("session_id")),
             kind=Kind.parse(data.get("kind", "turn")),
-            content=str(data["content"]),
+            content=_text(data["content"], "content"),
             event_time=event_time,
             created_at=created_at,
             updated_at=updated_at,
@@ -255,9 +292,9 @@ def record_from_dict(data: JSONDict) -> MemoryRecord:
             metadata=dict(data.get("metadata") or {}),
             superseded_at=_dt(data.get("superseded_at")),
             superseded_by=data.get("superseded_by"),
-            provenance=tuple(data.get("provenance") or ()),
+            provenance=tuple(_list(data.get("provenance"), "provenance")),
             # recomputed, never trusted: a hand-edited line must not keep its old hash
-            content_hash=content_hash(str(data["content"])),
+            content_hash=content_hash(_text(data["content"], "content")),
             version=int(data.get("version", 1)),
         )
     except (KeyError, TypeError, ValueError, AssertionError) as exc:

@@ -11,6 +11,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
 
+from engramdb.core.bounds import INT64_MAX
+from engramdb.core.embedcheck import checked_matrix
 from engramdb.core.errors import ValidationError
 from engramdb.core.filters import Cond, Group, Node, parse_filters
 from engramdb.core.models import (
@@ -31,6 +33,7 @@ from engramdb.core.ports import Embedder, Keys, ReadSpec, Store
 from engramdb.core.timeparse import parse_datetime
 from engramdb.engine.ingest import AddInput, Batch, build_records, clean_metadata, clean_text, drafts_from
 from engramdb.engine.keys import sentence_keys
+from engramdb.engine.limits import validate_record, validate_snapshot
 from engramdb.retrieval.search import SearchParams
 from engramdb.retrieval.search import search as run_search
 
@@ -118,9 +121,10 @@ class Memory:
             raise ValidationError("update needs content, metadata or timestamp")
         old = self.store.get(memory_id, _maybe_scope(user_id, agent_id, session_id))
         text = clean_text(content) if content is not None else old.content
-        new = replace(old, content=text, content_hash=content_hash(text), updated_at=utcnow(),
-                      metadata=clean_metadata(metadata) if metadata is not None else old.metadata,
-                      event_time=parse_datetime(timestamp) if timestamp is not None else old.event_time)
+        new = validate_record(replace(
+            old, content=text, content_hash=content_hash(text), updated_at=utcnow(),
+            metadata=clean_metadata(metadata) if metadata is not None else old.metadata,
+            event_time=parse_datetime(timestamp) if timestamp is not None else old.event_time))
         return self.store.replace(new, self._vectors([new])[0], self.embedder.model_id)
 
     def supersede(self, memory_id: str, content: str, *, metadata: dict[str, Any] | None = None,
@@ -133,6 +137,7 @@ class Memory:
                             kind=Kind.parse(kind) if kind else old.kind,
                             timestamp=parse_datetime(timestamp) if timestamp is not None else None,
                             metadata=clean_metadata(metadata), provenance=(memory_id,))[0]
+        new = validate_record(new)
         return self.store.supersede(memory_id, old.scope, new, self._vectors([new])[0], self.embedder.model_id)
 
     def reindex(self, *, user_id: str | None = None, agent_id: str | None = None, session_id: str | None = None,
@@ -189,8 +194,8 @@ class Memory:
              include_superseded: bool = False, limit: int = 100, offset: int = 0) -> Records:
         """A scope's memories in event-time order; ``valid_at`` (event time) and ``as_of``
         (system time) as in :meth:`search`."""
-        if not all(isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in (limit, offset)):
-            raise ValidationError("limit and offset must be non-negative integers")
+        if not all(isinstance(n, int) and not isinstance(n, bool) and 0 <= n <= INT64_MAX for n in (limit, offset)):
+            raise ValidationError(f"limit and offset must be integers from 0 to {INT64_MAX}")
         spec = self._spec(user_id, agent_id, session_id, filters, kinds, as_of, include_superseded,
                           valid_at=valid_at)
         return self.store.list(spec, limit=limit, offset=offset)
@@ -261,7 +266,7 @@ class Memory:
         if todo:
             # one call: the embedder sorts by length and batches internally
             flat = [t for h in todo for t in texts[h]]
-            vecs = self.embedder.embed_documents(flat)
+            vecs = checked_matrix(self.embedder.embed_documents(flat), len(flat), dim, self.embedder.model_id)
             start = 0
             for h, idx in todo.items():
                 end = start + len(texts[h])
@@ -291,8 +296,9 @@ def _records(messages: AddInput, scope: Scope, *, kind: Kind | str | None = None
     the_kind = Kind.parse(kind) if kind is not None else (Kind.NOTE if is_text else Kind.TURN)
     drafts = drafts_from(messages, role=role, speaker=speaker)
     when = parse_datetime(timestamp) if timestamp is not None else None
-    return build_records(drafts, scope=scope, kind=the_kind, timestamp=when, metadata=clean_metadata(metadata),
-                         provenance=provenance)
+    return [validate_record(r) for r in build_records(
+        drafts, scope=scope, kind=the_kind, timestamp=when, metadata=clean_metadata(metadata),
+        provenance=provenance)]
 
 
 def _said_by(filters: Node | None, valid_at: TimeLike | None) -> Node | None:
@@ -323,14 +329,21 @@ def parse_export(lines: Iterable[str], source: str) -> tuple[list[MemoryRecord],
                 raise ValidationError("each line must be a JSON object")
             kind = item.pop("type", None)
             if kind == "record":
-                records.append(record_from_dict(item))
+                records.append(validate_record(record_from_dict(item)))
             elif kind == "event":
-                events.append(event_from_dict(item))
+                events.append(_event(item))
             else:
                 raise ValidationError(f"unknown line type {kind!r} (expected 'record' or 'event')")
-        except (json.JSONDecodeError, ValidationError) as exc:
+        except (json.JSONDecodeError, RecursionError, ValidationError) as exc:
             raise ImportFormatError(str(exc), path=source, line=lineno) from None
     return records, events
+
+
+def _event(item: dict[str, Any]) -> HistoryEvent:
+    event = event_from_dict(item)
+    validate_snapshot(event.before, "event 'before'")
+    validate_snapshot(event.after, "event 'after'")
+    return event
 
 
 def iter_lines(path: Path) -> Iterator[str]:

@@ -13,7 +13,7 @@ from typing import Any
 
 from engramdb.core.errors import ImportFormatError, ValidationError
 from engramdb.core.timeparse import parse_datetime
-from engramdb.engine.ingest import clean_metadata, clean_text
+from engramdb.engine.limits import clean_metadata, clean_text, optional_name
 from engramdb.formats.base import Batch
 
 _KNOWN = {"role", "content", "timestamp", "session", "speaker", "name", "metadata", "user", "agent"}
@@ -27,7 +27,7 @@ def chat_batches(lines: list[str], path: Path, *, user_id: str | None, agent_id:
             continue
         try:
             msg = _message(line)
-        except (json.JSONDecodeError, ValidationError) as exc:
+        except (json.JSONDecodeError, RecursionError, ValidationError) as exc:
             raise ImportFormatError(str(exc), path=str(path), line=lineno) from None
         scope = (msg.pop("_user", None) or user_id, msg.pop("_agent", None) or agent_id,
                  msg.pop("_session", None) or session_id)
@@ -54,9 +54,7 @@ def _message(line: str) -> dict[str, Any]:
     msg: dict[str, Any] = {"content": clean_text(obj["content"])}
     for key in ("role", "speaker", "name"):
         if obj.get(key) is not None:
-            if not isinstance(obj[key], str):
-                raise ValidationError(f"{key!r} must be a string")
-            msg["speaker" if key == "name" else key] = obj[key]
+            msg["speaker" if key == "name" else key] = optional_name(obj[key], repr(key))
     if obj.get("timestamp") is not None:
         msg["timestamp"] = parse_datetime(obj["timestamp"]).isoformat()
     if obj.get("metadata") is not None:

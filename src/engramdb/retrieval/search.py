@@ -14,6 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from engramdb.core.bounds import check_utf8
+from engramdb.core.embedcheck import checked_vector
 from engramdb.core.errors import ValidationError
 from engramdb.core.models import Hit, SearchResult
 from engramdb.core.ports import Embedder, Facets, ReadSpec, Scored, Store
@@ -76,7 +78,7 @@ def search(
         # only pulls towards all of that person's turns (the speaker focus handles persons)
         known = store.facets([s.ref for s in keyword])
         dense_query = without_names(query, {f.speaker for f in known.values() if f.speaker})
-    vector = embedder.embed_query(dense_query)
+    vector = checked_vector(embedder.embed_query(dense_query), embedder.dim, embedder.model_id)
     lists = {"bm25": keyword, "dense": store.vector_search(spec, vector, embedder.model_id, limit)}
     if params.window_weight > 0:
         lists["window"] = store.window_search(spec, terms, limit)
@@ -171,6 +173,7 @@ def _check(query: str, k: int | None, budget_tokens: int | None) -> None:
         raise ValidationError("query must be a non-empty string")
     if len(query) > MAX_QUERY_CHARS:
         raise ValidationError(f"query is longer than {MAX_QUERY_CHARS} characters")
+    check_utf8(query, "query")  # a lone surrogate (non-UTF-8 argv) breaks the tokenizer
     if k is not None and (not isinstance(k, int) or isinstance(k, bool) or k < 1 or k > 10_000):
         raise ValidationError("k must be an integer from 1 to 10000")
     if budget_tokens is not None and (
