@@ -2,7 +2,8 @@
 
 The scope holds turns in several sessions, content and timestamp-only updates,
 supersessions and deletes. Deleted ids are compared by the erasure suite (their
-tombstones); here only the surviving ids.
+tombstones); here only the surviving ids. The source holds only the exported scope: BM25
+term statistics are global to a store, so another scope's text would change the scores.
 """
 
 from __future__ import annotations
@@ -39,7 +40,6 @@ def populate(m: Memory) -> None:
                             ("Bot", "Exciting! Have you found a flat?"),
                             ("Ann", "Not yet, still looking."),
                             ("Bot", "Good luck with the search.")]), user_id="ann", session_id="s3")
-    m.add(_session(4, [("Bob", "I also won a tournament, with turtles")]), user_id="bob", session_id="s1")
     m.update(s1[2].id, content="A quiet weekend with my turtles and a good book.")  # content update, mid-session
     m.update(s2[0].id, timestamp="2024-05-02T10:00:30Z")  # timestamp-only, keeps its place in s2
     m.update(s2[2].id, timestamp="2024-05-02T10:02:10Z")  # timestamp-only, twice
