@@ -68,8 +68,8 @@ class ScopeMatrix:
         for group, item in added:
             at = bisect_left(self.sessions[group], item)
             stale.update((group, j) for j in range(at, min(at + WINDOW_TURNS, len(self.sessions[group]))))
-        for group, j in stale:
-            self._set_window(self.sessions[group], j)
+        for key, j in stale:
+            self._set_window(self.sessions[key], j)
 
     def _set_window(self, turns: list[tuple[OrderKey, int]], j: int) -> None:
         pos = turns[j][1]
