@@ -14,8 +14,8 @@ nothing of a file is written unless all of it can be:
   a version that starts before the one it follows, or that follows a
   superseded version, is a ConflictError;
 - a history event belongs to the memory it names and to that memory's scope:
-  an update/add/supersede event needs its memory among the file's records or
-  the store's with the scope its before/after states name; a deletion
+  an add/update/supersede event needs its memory among the file's records or
+  the store's, and a before or after state that names that memory's scope; a deletion
   tombstone never attaches to a memory that exists; an event id already
   stored for another memory is a ConflictError.
 
@@ -195,6 +195,8 @@ def _check_event(ev: HistoryEvent, scopes: dict[str, Scope]) -> None:
     if owner is None:
         raise ValidationError(f"history event {ev.id} is about memory {ev.memory_id}, "
                               "which is neither in the import nor in the store")
+    if ev.before is None and ev.after is None:
+        raise ValidationError(f"history event {ev.id} holds no state of memory {ev.memory_id}")
     for state in (ev.before, ev.after):
         if state is not None and _named_scope(state) != owner:
             raise ConflictError(f"history event {ev.id} names another scope than memory {ev.memory_id}")
