@@ -55,8 +55,10 @@ def test_a_record_with_another_scopes_id_is_a_conflict_and_writes_nothing(sam_an
 def test_any_version_of_another_scopes_id_is_refused(sam_and_mallory, version):
     store, sam, mallory = sam_and_mallory
     before = dump(store)
+    # even sam's own words: the line claims his memory for another scope
+    crafted = {**hijack_record(sam.id, mallory[0]), "version": version, "content": sam.content}
     with pytest.raises(ConflictError):
-        store.import_jsonl(lines([{**hijack_record(sam.id, mallory[0]), "version": version}]))
+        store.import_jsonl(lines([crafted]))
     assert dump(store) == before
 
 
