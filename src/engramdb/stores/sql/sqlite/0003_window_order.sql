@@ -39,6 +39,17 @@ WHERE m.kind = 'turn' AND m.session_id IS NOT NULL AND m.sys_to IS NULL;
 
 CREATE TRIGGER windows_ai AFTER INSERT ON memories
 WHEN new.kind = 'turn' AND new.session_id IS NOT NULL AND new.sys_to IS NULL BEGIN
+    INSERT INTO windows_fts (rowid, body, members)
+    SELECT rowid, body, members FROM turn_windows WHERE rowid = new.rowid;
+END;
+
+-- a turn placed before others of its session (rare: appends are the rule) joins their windows
+CREATE TRIGGER windows_ai_before AFTER INSERT ON memories
+WHEN new.kind = 'turn' AND new.session_id IS NOT NULL AND new.sys_to IS NULL AND EXISTS (
+    SELECT 1 FROM memories
+    WHERE session_id = new.session_id AND kind = 'turn' AND sys_to IS NULL
+      AND (event_time, id) > (new.event_time, new.id)
+      AND user_id IS new.user_id AND agent_id IS new.agent_id) BEGIN
     DELETE FROM windows_fts WHERE rowid IN (
         SELECT rowid FROM memories
         WHERE session_id = new.session_id AND kind = 'turn' AND sys_to IS NULL
@@ -49,9 +60,9 @@ WHEN new.kind = 'turn' AND new.session_id IS NOT NULL AND new.sys_to IS NULL BEG
     SELECT rowid, body, members FROM turn_windows WHERE rowid IN (
         SELECT rowid FROM memories
         WHERE session_id = new.session_id AND kind = 'turn' AND sys_to IS NULL
-          AND (event_time, id) >= (new.event_time, new.id)
+          AND (event_time, id) > (new.event_time, new.id)
           AND user_id IS new.user_id AND agent_id IS new.agent_id
-        ORDER BY event_time, id LIMIT 5);
+        ORDER BY event_time, id LIMIT 4);
 END;
 
 CREATE TRIGGER windows_au AFTER UPDATE OF sys_to ON memories
