@@ -14,6 +14,7 @@
 
 DROP TRIGGER IF EXISTS windows_ai;
 DROP TRIGGER IF EXISTS windows_au;
+DROP TRIGGER IF EXISTS windows_ai_before;
 DROP VIEW IF EXISTS turn_windows;
 
 -- the current turns of a session in order (also what the window queries below scan)
