@@ -147,6 +147,8 @@ def test_a_later_export_of_the_same_scope_brings_the_new_versions(memory_factory
     assert [r.to_dict() for r in dst.list(user_id="ann", include_superseded=True)] == \
         [r.to_dict() for r in src.list(user_id="ann", include_superseded=True)]
     assert {r.id for r in dst.list(user_id="ann")} == {turn.id, newer.id}
+    for mid in (turn.id, fact.id, newer.id):
+        assert [e.to_dict() for e in dst.history(mid)] == [e.to_dict() for e in src.history(mid)]
     assert dst.get(turn.id).content == "I live in Lisbon" and dst.get(turn.id).version == 2
     hits = dst.search("where does Ann live", user_id="ann").hits
     assert [h.record.content for h in hits if h.record.id == turn.id] == ["I live in Lisbon"]

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from engramdb import Memory
-from engramdb.core.errors import ImportFormatError
+from engramdb.core.errors import ImportFormatError, ValidationError
 from engramdb.core.jsonl import numbered_lines, split_lines
 
 ENGRAM = Path(sys.executable).with_name("engram")
@@ -79,6 +79,8 @@ def test_line_numbers_count_newlines_only(tmp_path):
     good = json.dumps({"type": "event", "oops": "a\u2028b"}, ensure_ascii=False)
     assert split_lines("a\u2028b\nc\r\n\nd") == ["a\u2028b", "c", "", "d"]
     assert [n for n, _ in numbered_lines(["x\n", "y\nz\n", ""])] == [1, 2, 3, 4]
+    with pytest.raises(ValidationError):
+        list(numbered_lines(io.BytesIO(b'{"type": "record"}\n')))  # type: ignore[arg-type]
     with Memory(tmp_path / "m.db", embedder="hash") as m, pytest.raises(ImportFormatError) as info:
         m.import_jsonl(f"\n\u2028\n{good}\n")
     assert info.value.line == 3

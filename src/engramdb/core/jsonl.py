@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 
+from engramdb.core.errors import ValidationError
+
 
 def split_lines(text: str) -> list[str]:
     """The lines of a JSONL text: split on "\\n" only; the "\\r" of a CRLF line end is dropped."""
@@ -25,6 +27,8 @@ def numbered_lines(source: str | Iterable[str]) -> Iterator[tuple[int, str]]:
     pieces = [source] if isinstance(source, str) else source
     number = 0
     for piece in pieces:
+        if not isinstance(piece, str):
+            raise ValidationError(f"JSON lines are text, got {type(piece).__name__} (open the file in text mode)")
         for line in split_lines(piece):
             number += 1
             yield number, line
