@@ -184,8 +184,12 @@ class Store(Protocol):
     ) -> int:
         """Load exported record versions and events atomically; returns versions written.
 
-        Versions already present with the same content hash are skipped, so a
-        repeated import is a no-op; a clash with different content is a ConflictError.
+        Everything is checked before anything is written. Versions already present
+        with the same content are skipped, so a repeated import is a no-op; a clash
+        with different content is a ConflictError, and so is any record or event
+        that would touch a memory id held by another scope (in the store or
+        elsewhere in the same import). New versions of a memory of the same scope
+        are added after the current one, which stops being current.
         """
         ...
 

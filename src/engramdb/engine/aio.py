@@ -66,7 +66,7 @@ class AsyncMemory:
     async def export_jsonl(self, out: IO[str], **kwargs: Any) -> int:
         return await self._run(self.sync.export_jsonl, out, **kwargs)
 
-    async def import_jsonl(self, lines: Iterable[str], **kwargs: Any) -> int:
+    async def import_jsonl(self, lines: str | Iterable[str], **kwargs: Any) -> int:
         return await self._run(self.sync.import_jsonl, lines, **kwargs)
 
     async def close(self) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import builtins
 import json
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
@@ -15,6 +15,7 @@ from engramdb.core.bounds import INT64_MAX
 from engramdb.core.embedcheck import checked_matrix
 from engramdb.core.errors import ValidationError
 from engramdb.core.filters import Cond, Group, Node, parse_filters
+from engramdb.core.jsonl import numbered_lines
 from engramdb.core.models import (
     Events,
     HistoryEvent,
@@ -226,8 +227,10 @@ class Memory:
             n += 1
         return n
 
-    def import_jsonl(self, lines: Iterable[str], *, source: str = "<input>") -> int:
-        """Load an export (all or nothing); returns record versions written."""
+    def import_jsonl(self, lines: str | Iterable[str], *, source: str = "<input>") -> int:
+        """Load an export (all or nothing): a text, an open file or its lines, split on "\\n"
+        only (see core/jsonl.py). A line never changes a memory of another scope (the rules
+        are in Store.restore). Returns the record versions written."""
         records, events = parse_export(lines, source)
         return self.store.restore(records, events, self._vectors(records), self.embedder.model_id)
 
@@ -315,12 +318,13 @@ def _maybe_scope(user_id: str | None, agent_id: str | None, session_id: str | No
     return Scope(user_id, agent_id, session_id)
 
 
-def parse_export(lines: Iterable[str], source: str) -> tuple[list[MemoryRecord], list[HistoryEvent]]:
+def parse_export(lines: str | Iterable[str], source: str) -> tuple[list[MemoryRecord], list[HistoryEvent]]:
+    """Records and events of an export (a text, or its lines); lines end at "\\n" only."""
     records: list[MemoryRecord] = []
     events: list[HistoryEvent] = []
     from engramdb.core.errors import ImportFormatError
 
-    for lineno, line in enumerate(lines, start=1):
+    for lineno, line in numbered_lines(lines):
         if not line.strip():
             continue
         try:
@@ -344,8 +348,3 @@ def _event(item: dict[str, Any]) -> HistoryEvent:
     validate_snapshot(event.before, "event 'before'")
     validate_snapshot(event.after, "event 'after'")
     return event
-
-
-def iter_lines(path: Path) -> Iterator[str]:
-    with open(path, encoding="utf-8") as fh:
-        yield from fh

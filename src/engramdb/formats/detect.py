@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from engramdb.core.errors import ImportFormatError
+from engramdb.core.jsonl import split_lines
 from engramdb.formats.base import Batch, read_text
 from engramdb.formats.chatjsonl import chat_batches
 from engramdb.formats.locomo import is_locomo, locomo_batches
@@ -42,7 +43,7 @@ def parse_file(path: Path, *, fmt: str = "auto", user_id: str | None = None, age
         if fmt == "locomo":
             return Parsed(fmt, locomo_batches(data, path, user_id=user_id, agent_id=agent_id))
         return Parsed(fmt, longmemeval_batches(data, path, user_id=user_id, agent_id=agent_id))
-    lines = text.splitlines()
+    lines = split_lines(text)  # on "\n" only: U+2028 and kin are text inside JSON strings
     if fmt == "auto":
         fmt = _sniff_lines(lines, path)
     if fmt == "export":

@@ -16,6 +16,7 @@ from engramdb.core.ports import Facets, Keys, ReadSpec, Scored, ScoredList, Vect
 from engramdb.stores import sqlite_queries as queries
 from engramdb.stores import sqlite_scopes
 from engramdb.stores.sqlite_conn import Connection
+from engramdb.stores.sqlite_restore import plan_restore
 from engramdb.stores.sqlite_sql import COLUMNS, dt, record_from_row, scope_clause, ts, visibility_clause
 from engramdb.stores.sqlite_vectors import VectorReads
 from engramdb.stores.vector_index import from_blob, to_blob
@@ -113,27 +114,24 @@ class SQLiteStore:
         vectors: Sequence[Keys] | None,
         model_id: str | None,
     ) -> int:
-        written = 0
-        next_start = {(r.id, r.version): r.updated_at for r in records}
+        """See sqlite_restore.py for the rules; everything is checked before anything is written."""
         with self.conn.write() as db:
-            for i, rec in enumerate(records):
-                row = db.execute(
-                    "SELECT content_hash FROM memories WHERE id = ? AND version = ?", (rec.id, rec.version)
-                ).fetchone()
-                if row is not None:
-                    if row[0] != rec.content_hash:
-                        raise ConflictError(f"memory {rec.id} v{rec.version} exists with other content")
-                    continue
-                self._insert(db, rec, _restored_sys_to(rec, next_start), None if vectors is None else vectors[i],
-                             model_id)
-                written += 1
-            for ev in events:
+            plan = plan_restore(db, records, events)
+            for close in plan.closes:
                 db.execute(
-                    "INSERT OR IGNORE INTO history (id, memory_id, action, at, before, after) VALUES (?,?,?,?,?,?)",
-                    (ev.id, ev.memory_id, ev.action.value, ts(ev.at), _json(ev.before), _json(ev.after)),
+                    "UPDATE memories SET sys_to = ?, superseded_at = coalesce(?, superseded_at), "
+                    "superseded_by = coalesce(?, superseded_by) WHERE id = ? AND version = ? AND sys_to IS NULL",
+                    (close.sys_to, close.superseded_at, close.superseded_by, close.memory_id, close.version),
                 )
+            for i, rec, sys_to in plan.inserts:
+                self._insert(db, rec, sys_to, None if vectors is None else vectors[i], model_id)
+            db.executemany(
+                "INSERT INTO history (id, memory_id, action, at, before, after) VALUES (?,?,?,?,?,?)",
+                [(ev.id, ev.memory_id, ev.action.value, ts(ev.at), _json(ev.before), _json(ev.after))
+                 for ev in plan.events],
+            )
             self._bump(db)
-        return written
+        return len(plan.inserts)
 
     # ---- reads --------------------------------------------------------------
 
@@ -143,7 +141,7 @@ class SQLiteStore:
 
     def list(self, spec: ReadSpec, *, limit: int = 100, offset: int = 0) -> Records:
         where, params = visibility_clause(spec)
-        sql = f"SELECT {COLUMNS} FROM memories m WHERE {where} ORDER BY m.event_time, m.rowid LIMIT ? OFFSET ?"
+        sql = f"SELECT {COLUMNS} FROM memories m WHERE {where} ORDER BY m.event_time, m.id, m.version LIMIT ? OFFSET ?"
         with self.conn.read() as db:
             return [record_from_row(r) for r in db.execute(sql, [*params, limit, offset])]
 
@@ -332,14 +330,6 @@ def _with_version(rec: MemoryRecord, version: int) -> MemoryRecord:
     from dataclasses import replace
 
     return replace(rec, version=version)
-
-
-def _restored_sys_to(rec: MemoryRecord, next_start: dict[tuple[str, int], Any]) -> float | None:
-    """A version stops being current when the next version starts, or when superseded."""
-    later = next_start.get((rec.id, rec.version + 1))
-    if later is not None:
-        return ts(later)
-    return ts(rec.superseded_at) if rec.superseded_at else None
 
 
 def _owner(identity: dict[str, Any] | None) -> Scope:

@@ -84,14 +84,15 @@ def adjacent(db: sqlite3.Connection, refs: Sequence[int], where: str, params: li
              width: int) -> dict[int, list[tuple[int, int]]]:
     """(neighbour, offset) of up to ``width`` visible rows before and after each ref in its session."""
     out: dict[int, list[tuple[int, int]]] = {}
-    for ref, session in _sessions(db, refs):
-        # rowids grow in insertion order, which is conversation order within a session
+    for ref, session, when, memory_id in _sessions(db, refs):
+        # a session's order is (event_time, id), as for its windows: ids are ULIDs, monotonic in
+        # creation order, and an update keeps the id, so an updated turn keeps its neighbours
         prev = db.execute(
-            f"SELECT m.rowid FROM memories m WHERE m.session_id = ? AND m.rowid < ? AND {where} "
-            "ORDER BY m.rowid DESC LIMIT ?", [session, ref, *params, width]).fetchall()
+            f"SELECT m.rowid FROM memories m WHERE m.session_id = ? AND (m.event_time, m.id) < (?, ?) AND {where} "
+            "ORDER BY m.event_time DESC, m.id DESC LIMIT ?", [session, when, memory_id, *params, width]).fetchall()
         nxt = db.execute(
-            f"SELECT m.rowid FROM memories m WHERE m.session_id = ? AND m.rowid > ? AND {where} "
-            "ORDER BY m.rowid LIMIT ?", [session, ref, *params, width]).fetchall()
+            f"SELECT m.rowid FROM memories m WHERE m.session_id = ? AND (m.event_time, m.id) > (?, ?) AND {where} "
+            "ORDER BY m.event_time, m.id LIMIT ?", [session, when, memory_id, *params, width]).fetchall()
         out[ref] = [(int(r[0]), -(i + 1)) for i, r in enumerate(prev)] + \
             [(int(r[0]), i + 1) for i, r in enumerate(nxt)]
     return out
@@ -109,11 +110,11 @@ def facets(db: sqlite3.Connection, refs: Sequence[int]) -> dict[int, Facets]:
     return out
 
 
-def _sessions(db: sqlite3.Connection, refs: Sequence[int]) -> list[tuple[int, str]]:
-    found: list[tuple[int, str]] = []
+def _sessions(db: sqlite3.Connection, refs: Sequence[int]) -> list[tuple[int, str, float, str]]:
+    found: list[tuple[int, str, float, str]] = []
     for start in range(0, len(refs), _CHUNK):
         chunk = list(refs[start:start + _CHUNK])
-        found += [(int(r[0]), str(r[1])) for r in db.execute(
-            f"SELECT rowid, session_id FROM memories WHERE rowid IN ({','.join('?' * len(chunk))}) "
+        found += [(int(r[0]), str(r[1]), float(r[2]), str(r[3])) for r in db.execute(
+            f"SELECT rowid, session_id, event_time, id FROM memories WHERE rowid IN ({','.join('?' * len(chunk))}) "
             "AND session_id IS NOT NULL", chunk)]
     return found

@@ -106,13 +106,14 @@ class VectorReads:
 
 
 def _append_rows(db: sqlite3.Connection, entry: ScopeMatrix, spec: ReadSpec, model_id: str, dim: int) -> None:
-    """Add the visible rows after the entry's last rowid, in rowid (conversation) order."""
+    """Add the visible rows after the entry's last rowid, with each turn's place in its session."""
     where, params = visibility_clause(spec)
     # only the whole-text vector: a BLOB's sentence keys follow it (see Keys in core/ports.py)
     rows = db.execute(
-        f"SELECT m.rowid, substr(m.embedding, 1, ?), m.kind, m.user_id, m.agent_id, m.session_id FROM memories m "
+        f"SELECT m.rowid, substr(m.embedding, 1, ?), m.kind, m.user_id, m.agent_id, m.session_id, "
+        f"m.event_time, m.id FROM memories m "
         f"WHERE {where} AND m.rowid > ? AND m.embed_model = ? ORDER BY m.rowid",
         [4 * dim, *params, entry.max_rowid, model_id],
     ).fetchall()
     groups: list[Group] = [(r[3], r[4], r[5]) if r[2] == "turn" and r[5] is not None else None for r in rows]
-    entry.append([r[0] for r in rows], [r[1] for r in rows], dim, groups)
+    entry.append([r[0] for r in rows], [r[1] for r in rows], dim, groups, [(float(r[6]), str(r[7])) for r in rows])

@@ -10,6 +10,7 @@ which invalidates the cached matrices (also for writes by other processes).
 from __future__ import annotations
 
 import threading
+from bisect import bisect_left, insort
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,6 +21,7 @@ from engramdb.core.ports import Keys, Matrix, Vector
 
 WINDOW_TURNS = 3  # a dense window: a turn and the two turns before it in its session
 Group = tuple[object, ...] | None  # (user, agent, session) of a conversational turn; None: no window
+OrderKey = tuple[float, str]  # a turn's place in its session: (event_time, id)
 
 
 @dataclass
@@ -27,9 +29,11 @@ class ScopeMatrix:
     """The vectors of one scope in rowid order, plus the episode windows over them.
 
     A turn's window is the turn and the ``WINDOW_TURNS - 1`` turns before it in
-    the same session (among these rows); its vector is the normalised sum of
-    theirs, so a window's cosine is the sum of its members' cosines divided by
-    a norm kept here: windows cost no model call and no second matrix.
+    its session (among these rows), in the session's order: (event_time, id),
+    the order of the keyword windows, whatever order the rows were written in.
+    Its vector is the normalised sum of theirs, so a window's cosine is the sum
+    of its members' cosines divided by a norm kept here: windows cost no model
+    call and no second matrix.
     """
 
     mutation_seq: int
@@ -38,9 +42,11 @@ class ScopeMatrix:
     matrix: Matrix
     members: npt.NDArray[np.int64] = field(default_factory=lambda: np.empty((0, WINDOW_TURNS), np.int64))
     norms: npt.NDArray[np.float32] = field(default_factory=lambda: np.empty(0, np.float32))
-    tails: dict[object, list[int]] = field(default_factory=dict)
+    sessions: dict[object, list[tuple[OrderKey, int]]] = field(default_factory=dict)
 
-    def append(self, rowids: list[int], blobs: list[bytes], dim: int, groups: list[Group] | None = None) -> None:
+    def append(self, rowids: list[int], blobs: list[bytes], dim: int, groups: list[Group] | None = None,
+               order: list[OrderKey] | None = None) -> None:
+        """Add rows; ``order`` is each row's place in its session, (event_time, id)."""
         if not rowids:
             return
         new = np.frombuffer(b"".join(blobs), dtype=np.float32).reshape(len(blobs), dim)
@@ -48,21 +54,29 @@ class ScopeMatrix:
         self.matrix = np.vstack([self.matrix, new]) if self.matrix.size else new.copy()
         self.rowids = np.concatenate([self.rowids, np.asarray(rowids, dtype=np.int64)])
         self.max_rowid = max(self.max_rowid, max(rowids))
-        self._add_windows(start, groups or [None] * len(rowids))
+        keys = order or [(float(start + i), "") for i in range(len(rowids))]
+        self._add_windows(start, groups or [None] * len(rowids), keys)
 
-    def _add_windows(self, start: int, groups: list[Group]) -> None:
-        members = np.full((len(groups), WINDOW_TURNS), -1, np.int64)
-        norms = np.zeros(len(groups), np.float32)
-        for i, group in enumerate(groups):
-            if group is None:
-                continue
-            pos = start + i
-            tail = [*self.tails.get(group, []), pos][-WINDOW_TURNS:]
-            self.tails[group] = tail
-            members[i, :len(tail)] = tail
-            norms[i] = float(np.linalg.norm(self.matrix[tail].sum(axis=0)))
-        self.members = np.vstack([self.members, members])
-        self.norms = np.concatenate([self.norms, norms])
+    def _add_windows(self, start: int, groups: list[Group], keys: list[OrderKey]) -> None:
+        self.members = np.vstack([self.members, np.full((len(groups), WINDOW_TURNS), -1, np.int64)])
+        self.norms = np.concatenate([self.norms, np.zeros(len(groups), np.float32)])
+        added = [(group, (keys[i], start + i)) for i, group in enumerate(groups) if group is not None]
+        for group, item in added:
+            insort(self.sessions.setdefault(group, []), item)
+        # a turn placed before others changes their windows too: the WINDOW_TURNS - 1 after it
+        stale: set[tuple[object, int]] = set()
+        for group, item in added:
+            at = bisect_left(self.sessions[group], item)
+            stale.update((group, j) for j in range(at, min(at + WINDOW_TURNS, len(self.sessions[group]))))
+        for key, j in stale:
+            self._set_window(self.sessions[key], j)
+
+    def _set_window(self, turns: list[tuple[OrderKey, int]], j: int) -> None:
+        pos = turns[j][1]
+        window = [p for _, p in turns[max(0, j - WINDOW_TURNS + 1):j + 1]]
+        self.members[pos] = -1
+        self.members[pos, :len(window)] = window
+        self.norms[pos] = float(np.linalg.norm(self.matrix[window].sum(axis=0)))
 
     def window_scores(self, cosines: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
         """Each row's window cosine (-inf for rows without a window), from the rows' cosines."""
