@@ -40,7 +40,8 @@ class Isolated:
 
 def run_isolated(config: RunConfig, units: Sequence[Unit], key_of: KeyFn, *,
                  time_limit_s: float | None = None) -> Isolated:
-    """Run each unit in its own store; stop starting new units once ``time_limit_s`` has passed."""
+    """Run each unit in its own store; once ``time_limit_s`` has passed, start no new unit (the
+    first one always runs)."""
     started = time.monotonic()
     embedder = open_embedder(config)
     work = Path(tempfile.mkdtemp(prefix="engram-bench-"))
@@ -49,7 +50,7 @@ def run_isolated(config: RunConfig, units: Sequence[Unit], key_of: KeyFn, *,
     completed = 0
     try:
         for n, unit in enumerate(units):
-            if time_limit_s is not None and time.monotonic() - started >= time_limit_s:
+            if n and time_limit_s is not None and time.monotonic() - started >= time_limit_s:
                 break
             path = work / f"q{n:04d}.db"
             mem = Memory(path, embedder=embedder)
