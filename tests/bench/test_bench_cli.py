@@ -36,6 +36,17 @@ def test_missing_data_file(tmp_path: Path) -> None:
     assert code == 2 and "does not exist" in out
 
 
+def test_longmemeval_data_choice(tmp_path: Path) -> None:
+    data = tmp_path / "lme.json"
+    data.write_text("[]", encoding="utf-8")
+    code, out = invoke("longmemeval", str(data), "--sample")
+    assert code == 2 and "give either PATH or --sample" in out
+    code, out = invoke("longmemeval", str(data), "--shared-store", "--max-minutes", "5")
+    assert code == 2 and "--max-minutes works with one store per question only" in out
+    code, out = invoke("longmemeval", "--help")
+    assert code == 0 and "longmemeval_s_dev.json.gz" in out and "--shared-store" in out
+
+
 def test_help_lists_the_flags() -> None:
     code, out = invoke("locomo", "--help")
     assert code == 0

@@ -42,13 +42,16 @@ def test_locomo_limit_and_groups(locomo_path: Path) -> None:
 
 
 def test_longmemeval_loader(longmemeval_path: Path) -> None:
-    batches, queries, golds, info = longmemeval.load(longmemeval_path, 3)
-    assert len(queries) == len(golds) == 3 and info["questions"] == 3
-    assert all(q.user_id == q.qid for q in queries)
-    assert [q.now for q in queries] == [g.question_date for g in golds]
+    questions, info = longmemeval.load(longmemeval_path, 3)
+    golds = [q.gold for q in questions]
+    assert len(questions) == 3 and info["questions"] == 3
+    assert [q.query.user_id for q in questions] == [q.query.qid for q in questions] == ["q001", "q002", "q003"]
+    assert [q.query.now for q in questions] == [g.question_date for g in golds]
+    assert len({g.question_type for g in golds}) == 3  # interleaved: one question of each type in turn
     assert all(g.sessions and g.turns for g in golds)
-    assert {b.user_id for b in batches} == {q.qid for q in queries}
-    for g in golds:  # every evidence turn was ingested with its (session, turn) key
-        keys = {f"{b.session_id}#{m['metadata']['turn']}" for b in batches if b.user_id == g.qid for m in b.messages}
-        assert g.turns <= keys
-        assert all("has_answer" not in m for b in batches for m in b.messages)
+    for q in questions:  # every evidence turn was ingested with its (session handle, turn) key
+        assert {b.user_id for b in q.batches} == {q.query.user_id}
+        keys = {q.gold.original(f"{b.session_id}#{m['metadata']['turn']}") for b in q.batches for m in b.messages}
+        assert q.gold.turns <= keys
+        assert all("has_answer" not in m for b in q.batches for m in b.messages)
+        assert all(str(b.session_id).startswith("s") and "answer" not in str(b.session_id) for b in q.batches)

@@ -96,10 +96,15 @@ def session_of(key: str) -> str:
 
 
 def longmemeval_gold(item: dict[str, Any]) -> tuple[frozenset[str], frozenset[str]]:
-    """(answer session ids, ``has_answer`` turn keys) of one LongMemEval question."""
-    sessions = frozenset(str(s) for s in item.get("answer_session_ids") or ())
+    """(answer session ids, ``has_answer`` turn keys) of one LongMemEval question.
+
+    As in LongMemEval's own retrieval scorer, an answer session none of whose turns has
+    ``has_answer`` is not evidence (it scores it as ``noans``): recall_all needs only the
+    answer sessions that hold an evidence turn."""
     turns = {turn_key(str(sid), j)
              for sid, session in zip(item["haystack_session_ids"], item["haystack_sessions"], strict=True)
              for j, turn in enumerate(session)
              if isinstance(turn, dict) and turn.get("has_answer") and str(turn.get("content") or "").strip()}
+    with_evidence = {session_of(t) for t in turns}
+    sessions = frozenset(str(s) for s in item.get("answer_session_ids") or () if str(s) in with_evidence)
     return sessions, frozenset(turns)

@@ -1,19 +1,24 @@
 """``engram bench longmemeval``: evidence retrieval on LongMemEval (Wu et al., 2025).
 
-Each question's haystack (~50 sessions) goes into its own scope (``user_id``
-= question id, ``session_id`` = haystack session id) through ``Memory.add``,
-one call per session, dated with the session's date and with the real roles.
-The question is then one search in that scope, asked at ``question_date``
+Each question's haystack (~50 sessions, ~490 turns) goes into a store of its
+own (a fresh SQLite file, deleted after; ``shared_store=True`` puts every
+haystack in one store, as the bench did before, for comparison), one batch per
+session, dated with the session's date and with the real roles. Session and
+question ids are replaced by opaque handles first (``longmemeval_data``). The
+question is then one search in that scope, asked at ``question_date``
 (``Memory.search(now=...)``, which anchors "last week"). It is not passed as
 ``as_of``: ``as_of`` reads the store as it was at a system time, and every
 record was created at ingest time, so it would either hide everything or
 change nothing.
 
-Scoring, by question type (``_abs`` abstention questions apart):
-- turn level: the ``has_answer`` turns are the evidence (recall@k, NDCG, MRR,
-  recall within each budget, turn all-evidence@10);
-- session level: ``answer_session_ids`` against the distinct sessions of the
-  ranked turns, in order of first appearance (recall_any / recall_all @5, @10).
+Scoring (LongMemEval's retrieval definitions; ``_abs`` abstention questions are
+reported apart and left out of "overall"), by question type:
+- turn level: the ``has_answer`` turns are the evidence; turn recall_all@k
+  (``all@k``) is 1 when every one of them is in the top k turns; also recall@k,
+  NDCG, MRR and recall within each token budget;
+- session level: the answer sessions that hold an evidence turn, against the
+  distinct sessions of the ranked turns in order of first appearance
+  (recall_any / recall_all @5, @10).
 """
 
 from __future__ import annotations
@@ -24,61 +29,57 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from engramdb.bench.baselines import Query
-from engramdb.bench.evidence import longmemeval_gold, session_of, turn_key
+from engramdb.bench.evidence import session_of, turn_key
+from engramdb.bench.isolated import Unit, run_isolated
+from engramdb.bench.longmemeval_data import ABSTENTION, RECORD_PREFIX, Gold, Question, load
 from engramdb.bench.metrics import dedupe, item_metrics, session_metrics
 from engramdb.bench.report import finish
-from engramdb.bench.runner import RunConfig, RunOutput, fresh_memory, latency_summary, run, run_info, snapshot
+from engramdb.bench.runner import Answered, RunConfig, RunOutput, fresh_memory, latency_summary, run, run_info, snapshot
 from engramdb.bench.scoring import Group, summarize
-from engramdb.core.errors import ImportFormatError
 from engramdb.core.models import MemoryRecord
-from engramdb.formats.base import Batch, load_json
-from engramdb.formats.longmemeval import longmemeval_batches
 
-ABSTENTION = "abstention"
-
-
-@dataclass(frozen=True)
-class Gold:
-    qid: str
-    question_type: str
-    question_date: str
-    sessions: frozenset[str]
-    turns: frozenset[str]
-
-    @property
-    def group(self) -> str:
-        return ABSTENTION if self.qid.endswith("_abs") else self.question_type
+__all__ = ["ABSTENTION", "Gold", "Retrieved", "key_of", "load", "retrieve", "run_longmemeval"]
 
 
 def key_of(record: MemoryRecord) -> str:
+    """A ranked record as ``session handle#turn`` (the scorer maps the handle back)."""
     turn = record.metadata.get("turn")
     if record.scope.session_id is None or not isinstance(turn, int):
-        return f"record:{record.id}"
+        return f"{RECORD_PREFIX}{record.id}"
     return turn_key(record.scope.session_id, turn)
 
 
-def load(path: Path, limit: int | None) -> tuple[list[Batch], list[Query], list[Gold], dict[str, Any]]:
-    items = load_json(path)
-    if not isinstance(items, list):
-        raise ImportFormatError("a LongMemEval file is a JSON list of questions", path=str(path))
-    items = items[:limit] if limit is not None else items
-    batches = longmemeval_batches(items, path, user_id=None, agent_id=None)
-    queries, golds = [], []
-    for item in items:
-        qid = str(item["question_id"])
-        sessions, turns = longmemeval_gold(item)
-        date = item.get("question_date")
-        queries.append(Query(qid, str(item["question"]), qid, str(date) if date else None))
-        golds.append(Gold(qid, str(item.get("question_type", "unknown")), str(item.get("question_date", "")),
-                          sessions, turns))
-    by_type: dict[str, int] = {}
-    for g in golds:
-        by_type[g.group] = by_type.get(g.group, 0) + 1
-    info = {"questions": len(golds), "sessions": len(batches), "turns": sum(len(b.messages) for b in batches),
-            "questions_by_type": dict(sorted(by_type.items())),
-            "question_dates": {g.qid: g.question_date for g in golds}}
-    return batches, queries, golds, info
+@dataclass
+class Retrieved:
+    """A run's results in original ids, for the questions that completed."""
+
+    golds: list[Gold]
+    out: RunOutput
+    questions: int  # how many the run was given
+    shared_store: bool
+
+
+def retrieve(questions: list[Question], config: RunConfig, *, shared_store: bool = False,
+             time_limit_s: float | None = None) -> Retrieved:
+    """Ingest and ask (query time sees handles only), then map every ranked key back to original ids."""
+    if shared_store:
+        with fresh_memory(config) as mem:
+            out = run(config, mem, [b for q in questions for b in q.batches], [q.query for q in questions], key_of)
+        completed = len(questions)
+    else:
+        isolated = run_isolated(config, [Unit(q.batches, [q.query]) for q in questions], key_of,
+                                time_limit_s=time_limit_s)
+        out, completed = isolated.out, isolated.completed
+    golds = [q.gold for q in questions[:completed]]
+    for answered in out.results.values():
+        answered[:] = [_original(a, g) for a, g in zip(answered, golds, strict=True)]
+    return Retrieved(golds, out, len(questions), shared_store)
+
+
+def _original(a: Answered, gold: Gold) -> Answered:
+    return Answered([gold.original(k) for k in a.ranked],
+                    {b: [gold.original(k) for k in keys] for b, keys in a.packed.items()},
+                    a.context_tokens, a.latency_ms, a.context)
 
 
 def groups(golds: list[Gold]) -> list[Group]:
@@ -110,27 +111,33 @@ def question_lines(golds: list[Gold], out: RunOutput, rows: dict[str, list[dict[
             per_method[method] = {
                 "turn_ranks": sorted(answered[i].ranked.index(t) + 1 for t in g.turns if t in answered[i].ranked),
                 "session_ranks": sorted(sessions.index(s) + 1 for s in g.sessions if s in sessions),
-                **{k: v for k, v in rows[method][i].items() if k in ("recall@10", "mrr", "session_all@10")}}
+                **{k: v for k, v in rows[method][i].items()
+                   if k in ("recall@10", "all@10", "mrr", "session_all@5", "session_all@10")}}
         lines.append(json.dumps({"qid": g.qid, "question_type": g.question_type, "question_date": g.question_date,
                                  "answer_sessions": sorted(g.sessions), "evidence_turns": sorted(g.turns),
                                  "methods": per_method}))
     return lines
 
 
-def run_longmemeval(path: Path, config: RunConfig) -> dict[str, Any]:
+def run_longmemeval(path: Path, config: RunConfig, *, shared_store: bool = False,
+                    time_limit_s: float | None = None) -> dict[str, Any]:
     started = time.perf_counter()
     at_start = snapshot()
-    batches, queries, golds, info = load(path, config.limit)
-    with fresh_memory(config) as mem:
-        out = run(config, mem, batches, queries, key_of)
-    rows = score(golds, out)
+    questions, info = load(path, config.limit)
+    got = retrieve(questions, config, shared_store=shared_store, time_limit_s=time_limit_s)
+    rows = score(got.golds, got.out)
+    info["completed"] = len(got.golds)
+    if len(got.golds) < got.questions:
+        info["stopped"] = f"time limit: {len(got.golds)} of {got.questions} questions run"
     result: dict[str, Any] = {
         "benchmark": "longmemeval",
-        "config": run_info(config, out, path, started, at_start),
+        "config": run_info(config, got.out, path, started, at_start)
+        | {"stores": "one store for all questions" if shared_store else "one store per question",
+           "ids": "opaque handles (s001.., q001..)"},
         "data": info,
-        "groups": summarize(groups(golds), rows, out.results),
-        "latency": latency_summary(out),
+        "groups": summarize(groups(got.golds), rows, got.out.results),
+        "latency": latency_summary(got.out),
     }
     result["config"]["timing_s"]["total"] = round(time.perf_counter() - started, 2)
-    finish(result, config, "longmemeval", question_lines(golds, out, rows))
+    finish(result, config, "longmemeval", question_lines(got.golds, got.out, rows))
     return result

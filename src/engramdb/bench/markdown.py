@@ -61,7 +61,8 @@ def to_markdown(result: dict[str, Any]) -> str:
     machine = cfg["machine"]
     dirty = " (plus uncommitted changes)" if cfg.get("git_dirty") else ""
     parts = [
-        f"## {result['benchmark']}: {overall['label']}, {overall['scored']} questions with evidence",
+        f"## {result['benchmark']}: {overall['label']}, {overall['scored']} questions with evidence"
+        + (f" ({result['data']['stopped']})" if result.get("data", {}).get("stopped") else ""),
         f"Embedder `{cfg['embedder']}`, commit `{(machine.get('git_commit') or '?')[:7]}`{dirty}, "
         f"{machine['date']}, {machine['cpus']} CPUs, Python {machine['python']}. "
         f"Run time {cfg['timing_s']['total']:.0f} s (ingest {cfg['timing_s']['ingest']:.0f} s, "
@@ -78,6 +79,8 @@ def to_markdown(result: dict[str, Any]) -> str:
         group_table(groups, "recall@10", methods),
     ]
     if sessions:
-        parts += ["Session all@10 per group:", group_table(groups, "session_all@10", methods)]
+        parts += ["Session recall_all@5 per group:", group_table(groups, "session_all@5", methods),
+                  "Session recall_all@10 per group:", group_table(groups, "session_all@10", methods),
+                  "Turn recall_all@10 per group:", group_table(groups, "all@10", methods)]
     parts += ["Search latency at a 1000-token budget (query embedding apart):", latency_table(result["latency"])]
     return "\n\n".join(parts) + "\n"

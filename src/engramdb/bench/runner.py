@@ -99,17 +99,21 @@ def fresh_memory(config: RunConfig) -> Iterator[Memory]:
 
 
 def run(config: RunConfig, mem: Memory, batches: Sequence[Batch], queries: Sequence[Query],
-        key_of: KeyFn) -> RunOutput:
-    """Ingest every batch through ``Memory.add`` (one call per session), then ask every query."""
+        key_of: KeyFn, *, bulk: bool = False) -> RunOutput:
+    """Ingest every batch through ``Memory.add`` (one call per session; ``bulk``: one
+    ``Memory.add_many`` call, the import path, same records), then ask every query."""
     out = RunOutput({m: [] for m in config.methods}, embedder_id=mem.embedder.model_id)
     methods = make_methods(config.methods, mem, seed=config.seed)
     with progress_bar(config.progress()) as bar:
         ingest = bar.add_task("ingest", total=sum(len(b.messages) for b in batches))
         t0 = time.perf_counter()
-        for b in batches:
-            out.records += len(mem.add(b.messages, user_id=b.user_id, agent_id=b.agent_id,
-                                       session_id=b.session_id, metadata=b.metadata or None))
-            bar.advance(ingest, len(b.messages))
+        if bulk:
+            out.records += mem.add_many(batches)
+        else:
+            for b in batches:
+                out.records += len(mem.add(b.messages, user_id=b.user_id, agent_id=b.agent_id,
+                                           session_id=b.session_id, metadata=b.metadata or None))
+                bar.advance(ingest, len(b.messages))
         out.ingest_s = time.perf_counter() - t0
         ask = bar.add_task("search", total=len(queries))
         t0 = time.perf_counter()

@@ -107,16 +107,37 @@ def locomo(path: Path, limit: int | None, methods: str, out_dir: Path, seed: int
     run_locomo(path, config, setup)
 
 
+LONGMEMEVAL_DEV = DEFAULT_DATA / "longmemeval" / "longmemeval_s_dev.json.gz"
+LONGMEMEVAL_SAMPLE = DEFAULT_DATA / "longmemeval" / "longmemeval_s_sample.json.gz"
+
+
 @bench.command()
-@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-                default=DEFAULT_DATA / "longmemeval" / "longmemeval_s_sample.json.gz")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path), required=False)
 @_retrieval_options
-def longmemeval(path: Path, limit: int | None, methods: str, out_dir: Path, seed: int, embedder: str | None,
-                no_cache: bool, cache_path: Path | None) -> None:
-    """Session- and turn-level evidence recall on LongMemEval for engramdb and baselines."""
+@click.option("--sample", is_flag=True, help=f"The 12-question smoke sample ({LONGMEMEVAL_SAMPLE.name}) "
+              f"instead of the 150-question dev split ({LONGMEMEVAL_DEV.name}).")
+@click.option("--shared-store", is_flag=True,
+              help="Put every haystack in one store (BM25 statistics then span all of them; for comparison).")
+@click.option("--max-minutes", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Start no new question after this many minutes; report on the questions that finished.")
+def longmemeval(path: Path | None, limit: int | None, methods: str, out_dir: Path, seed: int, embedder: str | None,
+                no_cache: bool, cache_path: Path | None, sample: bool, shared_store: bool,
+                max_minutes: float | None) -> None:
+    """Session- and turn-level evidence recall on LongMemEval for engramdb and baselines.
+
+    PATH defaults to the 150-question dev split; each question gets a store of its own."""
     from engramdb.bench.longmemeval import run_longmemeval
 
-    run_longmemeval(path, _config(methods, limit, out_dir, seed, embedder, no_cache, cache_path))
+    if path is not None and sample:
+        raise click.UsageError("give either PATH or --sample")
+    data = path or (LONGMEMEVAL_SAMPLE if sample else LONGMEMEVAL_DEV)
+    if not data.is_file():
+        raise click.UsageError(f"LongMemEval data not found at {data} (the shared data folder sits next to the "
+                               "repository; or give PATH)")
+    if shared_store and max_minutes is not None:
+        raise click.UsageError("--max-minutes works with one store per question only")
+    run_longmemeval(data, _config(methods, limit, out_dir, seed, embedder, no_cache, cache_path),
+                    shared_store=shared_store, time_limit_s=None if max_minutes is None else max_minutes * 60)
 
 
 def _answer_setup(base_url: str | None, model: str | None, judge_model: str | None, runs: int, budget: int,
