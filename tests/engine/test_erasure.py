@@ -252,3 +252,22 @@ def test_tombstones_from_before_tagging_lose_their_names_on_open(db_path: Path) 
         m.history("01OLDTOMBSTONE", user_id="someone")
     m.close()
     assert no_trace(db_path, user)
+
+
+def test_delete_leaves_no_window_of_an_older_neighbour_version_holding_the_turn(db_path: Path) -> None:
+    """Updating a neighbour makes new versions whose windows list the turn; a delete of the turn
+    must reach every window that lists it, not only those after its current version."""
+    s = secret("zh")
+    m = Memory(db_path, embedder="hash")
+    turns = m.add(chat(s), user_id="sam", session_id="s1")
+    for i in (1, 4, 3, 5, 4):
+        m.update(turns[i].id, content=f"new wording number {i} of this turn", user_id="sam")
+    m.delete(turns[2].id, user_id="sam")
+    db = sqlite3.connect(db_path)
+    try:
+        assert db.execute("SELECT count(*) FROM windows_fts WHERE windows_fts MATCH ?", (f'"{s}"',)).fetchone() == (0,)
+    finally:
+        db.close()
+    assert no_trace(db_path, s)
+    m.close()
+    assert no_trace(db_path, s)

@@ -62,6 +62,7 @@ class Connection:
             raise StoreError(f"cannot open {self.path}: {exc}") from exc
         self._lock = threading.RLock()
         self._closed = False
+        self._wal_pending = False  # an erasure's checkpoint found the WAL busy
         self._migrate()
 
     @contextmanager
@@ -135,13 +136,14 @@ class Connection:
 
     def checkpoint(self) -> bool:
         """Copy the WAL into the database file and truncate it to zero bytes, so it holds no
-        page image (and no text) of what was erased. False when a reader in another process
-        kept the WAL busy: the next erasure, or close, truncates it."""
+        page image (and no text) of what was erased. False when another process kept the WAL
+        busy (a reader of an older snapshot, a writer): the next erasure, or close, retries."""
         with self._lock:
             try:
                 busy = self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
             except sqlite3.Error as exc:
                 raise StoreError(f"checkpoint of {self.path} failed: {exc}") from exc
+            self._wal_pending = bool(busy)
             return not busy
 
     def close(self) -> None:
@@ -150,7 +152,8 @@ class Connection:
                 return
             self._closed = True
             try:
-                self.checkpoint()
+                if self._wal_pending:
+                    self.checkpoint()
             finally:
                 self.db.close()
 

@@ -88,24 +88,48 @@ def erase(db: sqlite3.Connection, ids: Sequence[str], *, untombed: Scope | None 
         return
     at = ts(utcnow())
     k = key(db)
-    windows = False
+    turns: set[int] = set()
+    sessions: set[tuple[str | None, str | None, str]] = set()
     tombstones = []
     for chunk in _chunks(ids):
         marks = _marks(len(chunk))
         owners = db.execute(
-            "SELECT id, user_id, agent_id, session_id, max(kind = 'turn' AND session_id IS NOT NULL) "
-            f"FROM memories WHERE id IN ({marks}) GROUP BY id", chunk).fetchall()
-        # closing the current versions first lets the window triggers rebuild the neighbours' windows
-        db.execute(f"UPDATE memories SET sys_to = ? WHERE id IN ({marks}) AND sys_to IS NULL", [at, *chunk])
+            f"SELECT DISTINCT id, user_id, agent_id, session_id FROM memories WHERE id IN ({marks})", chunk).fetchall()
+        for rowid, user, agent, session in db.execute(
+                f"SELECT rowid, user_id, agent_id, session_id FROM memories WHERE id IN ({marks}) "
+                "AND kind = 'turn' AND session_id IS NOT NULL", chunk):
+            turns.add(int(rowid))
+            sessions.add((user, agent, session))
+        # the rows go at once (their windows with them, by trigger); the windows of the turns that
+        # survive them are rebuilt once, after every row is gone (_sweep_windows)
         db.execute(f"DELETE FROM memories WHERE id IN ({marks})", chunk)
         db.execute(f"DELETE FROM history WHERE memory_id IN ({marks})", chunk)
-        for mid, user, agent, session, turn in owners:
-            windows = windows or bool(turn)
-            if untombed is None or not untombed.contains(Scope(user, agent, session)):
-                tombstones.append((new_id(), mid, at, *_tags(k, {"user_id": user, "agent_id": agent,
-                                                                  "session_id": session})))
+        tombstones += [(new_id(), mid, at, *_tags(k, {"user_id": user, "agent_id": agent, "session_id": session}))
+                       for mid, user, agent, session in owners
+                       if untombed is None or not untombed.contains(Scope(user, agent, session))]
     db.executemany(_TOMBSTONE, tombstones)
-    scrub(db, windows=windows)
+    _sweep_windows(db, turns, sessions)
+    scrub(db, windows=bool(turns))
+
+
+def _sweep_windows(db: sqlite3.Connection, turns: set[int],
+                   sessions: set[tuple[str | None, str | None, str]]) -> None:
+    """No window may keep an erased turn: every window of the sessions that lists one of
+    ``turns`` (the erased rows, every version) is dropped, and rebuilt if its turn is current.
+    (The update trigger rebuilds only the windows after a current version, so a window of an
+    older version of a neighbour may still list the turn; and rebuilding once here, rather than
+    per closed row, writes each window once.)"""
+    for user, agent, session in sessions:
+        stale = [int(rowid) for rowid, members in db.execute(
+            "SELECT rowid, members FROM windows_fts WHERE rowid IN (SELECT rowid FROM memories "
+            "WHERE session_id = ? AND user_id IS ? AND agent_id IS ?)", (session, user, agent))
+            if turns.intersection(int(m) for m in str(members).split())]
+        for start in range(0, len(stale), CHUNK):
+            part = stale[start:start + CHUNK]
+            marks = _marks(len(part))
+            db.execute(f"DELETE FROM windows_fts WHERE rowid IN ({marks})", part)
+            db.execute(f"INSERT INTO windows_fts (rowid, body, members) SELECT rowid, body, members "
+                       f"FROM turn_windows WHERE rowid IN ({marks})", part)
 
 
 def forget_tombstones(db: sqlite3.Connection, scope: Scope) -> int:
