@@ -29,7 +29,7 @@ _TOMBSTONE = (
 )
 # A derived memory belongs to the same tenant (user and agent) as its source: a delete
 # never reaches into another user's memories, whatever their provenance says.
-_SAME_TENANT = "a.user_id IS b.user_id AND a.agent_id IS b.agent_id"
+_SAME_TENANT = "+a.user_id IS +b.user_id AND +a.agent_id IS +b.agent_id"  # unary +: no index on these
 _LINKS = (
     # memories whose provenance names one of the ids (a superseding memory names its predecessor)
     "SELECT DISTINCT a.id FROM memory_sources s JOIN memories a ON a.rowid = s.ref "
