@@ -111,8 +111,13 @@ def test_a_database_from_before_windows_gets_them_on_open(tmp_path):
     # turn the file back into a version-1 database: no windows, no triggers
     db = sqlite3.connect(path)
     db.executescript("""
-        DROP TRIGGER windows_ai; DROP TRIGGER windows_au; DROP TRIGGER windows_ad;
-        DROP VIEW turn_windows; DROP TABLE windows_fts; PRAGMA user_version = 1;
+        DROP TRIGGER windows_ai; DROP TRIGGER windows_ai_before; DROP TRIGGER windows_au; DROP TRIGGER windows_ad;
+        DROP VIEW turn_windows; DROP TABLE windows_fts; DROP INDEX memories_turn_order;
+        DROP TRIGGER memory_sources_ai; DROP TRIGGER memory_sources_ad;
+        DROP TABLE erasure_key; DROP TABLE memory_sources; DROP INDEX memories_superseded_by;
+        DROP INDEX history_tag_user; DROP INDEX history_tag_agent; DROP INDEX history_tag_session;
+        ALTER TABLE history DROP COLUMN tag_user; ALTER TABLE history DROP COLUMN tag_agent;
+        ALTER TABLE history DROP COLUMN tag_session; PRAGMA user_version = 1;
     """)
     db.close()
     store = SQLiteStore(path)

@@ -45,6 +45,25 @@ def perf(locomo: Path, embedder: str | None, sizes: str, adds: int, queries: int
              seed=seed)
 
 
+@bench.command()
+@click.option("--sizes", default="1000,10000", show_default=True, help="Memories in the file, comma-separated.")
+@click.option("--deletes", type=click.IntRange(1), default=15, show_default=True,
+              help="Single deletes timed per kind (turn, note) and size.")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("bench-out"))
+@click.option("--seed", type=int, default=0, show_default=True)
+def erasure(sizes: str, deletes: int, out_dir: Path, seed: int) -> None:
+    """What delete / forget_user cost when they leave nothing in the file (ms per call)."""
+    from engramdb.bench.erasure import run_erasure
+
+    try:
+        size_list = [int(s) for s in sizes.split(",") if s.strip()]
+    except ValueError:
+        raise click.BadParameter("sizes must be comma-separated integers") from None
+    if any(n < 20 * deletes for n in size_list):
+        raise click.BadParameter(f"each size must be at least {20 * deletes} (20 x --deletes)")
+    run_erasure(sizes=size_list, deletes=deletes, out_dir=out_dir, seed=seed)
+
+
 def _retrieval_options(fn: F) -> F:
     fn = click.option("--cache", "cache_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
                       help="Embedding cache file (default: the user cache dir, embeddings.sqlite).")(fn)

@@ -173,7 +173,13 @@ class MemoryRecord:
 
 @dataclass(frozen=True, slots=True)
 class HistoryEvent:
-    """One change to one memory, with the record before and after (as dicts)."""
+    """One change to one memory, with the record before and after (as dicts).
+
+    A deletion tombstone (action 'delete') has neither: only its memory id and time.
+    ``scope`` is set only on a tombstone in an export file, where it names the owner in
+    clear (the file is the owner's); a field it leaves out is one the export could not
+    name. The store keeps opaque tags instead (README "Erasure").
+    """
 
     id: str
     memory_id: str
@@ -181,9 +187,10 @@ class HistoryEvent:
     at: datetime
     before: JSONDict | None
     after: JSONDict | None
+    scope: dict[str, str | None] | None = None
 
     def to_dict(self) -> JSONDict:
-        return {
+        out: JSONDict = {
             "id": self.id,
             "memory_id": self.memory_id,
             "action": self.action.value,
@@ -191,6 +198,9 @@ class HistoryEvent:
             "before": self.before,
             "after": self.after,
         }
+        if self.scope is not None:
+            out["scope"] = self.scope
+        return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -314,9 +324,27 @@ def event_from_dict(data: JSONDict) -> HistoryEvent:
             at=at,
             before=data.get("before"),
             after=data.get("after"),
+            scope=_event_scope(data.get("scope")),
         )
     except (KeyError, TypeError, ValueError, AssertionError) as exc:
+        if isinstance(exc, ValidationError):
+            raise
         raise ValidationError(f"not a history event: {exc}") from exc
+
+
+_SCOPE_FIELDS = ("user_id", "agent_id", "session_id")
+
+
+def _event_scope(value: Any) -> dict[str, str | None] | None:
+    """A tombstone's owner in an export: known fields only, each a non-empty string or null."""
+    if value is None:
+        return None
+    if not isinstance(value, dict) or not set(value) <= set(_SCOPE_FIELDS):
+        raise ValidationError(f"an event's scope must be an object with keys among {', '.join(_SCOPE_FIELDS)}")
+    for name, field_value in value.items():
+        if field_value is not None and (not isinstance(field_value, str) or not field_value.strip()):
+            raise ValidationError(f"an event's scope {name} must be a non-empty string or null")
+    return {k: value[k] for k in _SCOPE_FIELDS if k in value}
 
 
 Records = list[MemoryRecord]

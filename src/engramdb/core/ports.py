@@ -107,11 +107,14 @@ class Store(Protocol):
     def count(self, spec: ReadSpec) -> int: ...
 
     def delete(self, memory_id: str, scope: Scope | None = None) -> None:
-        """Remove every version, index entry and vector of a memory."""
+        """Remove every version, index entry and vector of a memory and of every memory derived
+        from it (supersession and provenance links, within its user and agent), with their
+        history; leave one tombstone per removed id (id, time, opaque owner tags)."""
         ...
 
     def delete_scope(self, scope: Scope) -> int:
-        """Remove every memory in a scope; returns how many ids were removed."""
+        """Remove every memory in a scope as ``delete`` does, and every history row and
+        tombstone of the scope; returns how many ids were removed."""
         ...
 
     def history(self, memory_id: str, scope: Scope | None = None) -> Events: ...

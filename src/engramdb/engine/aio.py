@@ -51,6 +51,9 @@ class AsyncMemory:
     async def delete_scope(self, **kwargs: Any) -> int:
         return await self._run(self.sync.delete_scope, **kwargs)
 
+    async def forget_user(self, user_id: str) -> int:
+        return await self._run(self.sync.forget_user, user_id)
+
     async def reindex(self, **kwargs: Any) -> int:
         return await self._run(self.sync.reindex, **kwargs)
 

@@ -158,12 +158,21 @@ class Memory:
 
     def delete(self, memory_id: str, *, user_id: str | None = None, agent_id: str | None = None,
                session_id: str | None = None) -> None:
-        """Delete a memory for good: every version, its text index entries and vectors."""
+        """Delete a memory for good: every version of it and every memory derived from it (its
+        predecessors and successors by supersession, memories whose provenance names it), with
+        their history, text index entries and vectors. A tombstone (id, time, opaque owner tags)
+        remains; see README "Erasure"."""
         self.store.delete(memory_id, _maybe_scope(user_id, agent_id, session_id))
 
     def delete_scope(self, *, user_id: str | None = None, agent_id: str | None = None,
                      session_id: str | None = None) -> int:
+        """Delete every memory of a scope as ``delete`` does, and keep nothing about it: no
+        history row, no tombstone. Returns how many memory ids were removed."""
         return self.store.delete_scope(Scope(user_id, agent_id, session_id))
+
+    def forget_user(self, user_id: str) -> int:
+        """Erase everything of one user (``delete_scope(user_id=...)``)."""
+        return self.delete_scope(user_id=user_id)
 
     # ---- reads --------------------------------------------------------------
 

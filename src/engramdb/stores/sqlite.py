@@ -11,8 +11,9 @@ from typing import Any
 
 from engramdb.core.errors import ConflictError, NotFoundError, StoreError
 from engramdb.core.ids import new_id
-from engramdb.core.models import Action, Events, HistoryEvent, MemoryRecord, Records, Scope, ScopeSummary, utcnow
+from engramdb.core.models import Action, Events, HistoryEvent, MemoryRecord, Records, Scope, ScopeSummary
 from engramdb.core.ports import Facets, Keys, ReadSpec, Scored, ScoredList, Vector
+from engramdb.stores import sqlite_erasure as erasure
 from engramdb.stores import sqlite_queries as queries
 from engramdb.stores import sqlite_scopes
 from engramdb.stores.sqlite_conn import Connection
@@ -94,18 +95,20 @@ class SQLiteStore:
     def delete(self, memory_id: str, scope: Scope | None = None) -> None:
         with self.conn.write() as db:
             rec = self._latest(db, memory_id, scope)
-            self._delete_ids(db, [rec.id])
+            erasure.erase(db, erasure.closure(db, [rec.id]))
+            self._bump(db)
+        self.conn.checkpoint()
 
     def delete_scope(self, scope: Scope) -> int:
         where, params = scope_clause(scope)
         with self.conn.write() as db:
             ids = [r[0] for r in db.execute(f"SELECT DISTINCT m.id FROM memories m WHERE {where}", params)]
-            for start in range(0, len(ids), 500):
-                self._delete_ids(db, ids[start:start + 500])
-            if ids:
-                db.execute("INSERT INTO memories_fts (memories_fts) VALUES ('optimize')")
-                db.execute("INSERT INTO windows_fts (windows_fts) VALUES ('optimize')")
-            return len(ids)
+            gone = erasure.closure(db, ids)
+            erasure.erase(db, gone, untombed=scope)
+            erasure.forget_tombstones(db, scope)
+            self._bump(db)
+        self.conn.checkpoint()
+        return len(gone)
 
     def restore(
         self,
@@ -116,6 +119,7 @@ class SQLiteStore:
     ) -> int:
         """See sqlite_restore.py for the rules; everything is checked before anything is written."""
         with self.conn.write() as db:
+            erasure.refuse_erased(db, [r.id for r in records])
             plan = plan_restore(db, records, events)
             for close in plan.closes:
                 db.execute(
@@ -128,8 +132,11 @@ class SQLiteStore:
             db.executemany(
                 "INSERT INTO history (id, memory_id, action, at, before, after) VALUES (?,?,?,?,?,?)",
                 [(ev.id, ev.memory_id, ev.action.value, ts(ev.at), _json(ev.before), _json(ev.after))
-                 for ev in plan.events],
+                 for ev in plan.events if ev.action is not Action.DELETE],
             )
+            for ev in plan.events:
+                if ev.action is Action.DELETE:
+                    erasure.restore_tombstone(db, ev)
             self._bump(db)
         return len(plan.inserts)
 
@@ -153,19 +160,18 @@ class SQLiteStore:
     def history(self, memory_id: str, scope: Scope | None = None) -> Events:
         with self.conn.read() as db:
             exists = db.execute("SELECT 1 FROM memories WHERE id = ? LIMIT 1", (memory_id,)).fetchone()
-            if exists:
-                self._latest(db, memory_id, scope)
+            if not exists:
+                # a deleted memory leaves only its tombstone, shown to its owner's scope (or no scope)
+                tombs = erasure.tombstones(db, memory_id, scope)
+                if not tombs:
+                    raise NotFoundError(f"no memory with id {memory_id!r}")
+                return tombs
+            self._latest(db, memory_id, scope)
             rows = db.execute(
                 "SELECT id, memory_id, action, at, before, after FROM history WHERE memory_id = ? ORDER BY seq",
                 (memory_id,),
             ).fetchall()
-        events = [_event_from_row(r) for r in rows]
-        if not exists:
-            # a deleted memory leaves only its tombstone, which names its owner but holds no content
-            tomb = [e for e in events if e.action is Action.DELETE and e.before]
-            if not tomb or (scope is not None and not scope.contains(_owner(tomb[-1].before))):
-                raise NotFoundError(f"no memory with id {memory_id!r}")
-        return events
+        return [_event_from_row(r) for r in rows]
 
     def text_search(self, spec: ReadSpec, terms: Sequence[str], limit: int) -> ScoredList:
         if not terms or limit <= 0:
@@ -260,10 +266,13 @@ class SQLiteStore:
                     "SELECT id, memory_id, action, at, before, after FROM history "
                     f"WHERE memory_id IN ({','.join('?' * len(chunk))}) ORDER BY seq", chunk
                 ).fetchall()
+            tombs = erasure.export_tombstones(db, scope)
         for r in rows:
             yield {"type": "record", **record_from_row(r).to_dict()}
         for e in events:
             yield {"type": "event", **_event_from_row(e).to_dict()}
+        for t in tombs:
+            yield {"type": "event", **t.to_dict()}
 
     def close(self) -> None:
         self.conn.close()
@@ -308,23 +317,6 @@ class SQLiteStore:
             raise ConflictError(f"memory {memory_id} was superseded by {rec.superseded_by}; change that one")
         return rec
 
-    def _delete_ids(self, db: sqlite3.Connection, ids: Sequence[str]) -> None:
-        marks = ",".join("?" * len(ids))
-        at = ts(utcnow())
-        owners = db.execute(
-            f"SELECT DISTINCT id, user_id, agent_id, session_id FROM memories WHERE id IN ({marks})", list(ids)
-        ).fetchall()
-        # closing the current versions first lets the window triggers rebuild the neighbours' windows
-        db.execute(f"UPDATE memories SET sys_to = ? WHERE id IN ({marks}) AND sys_to IS NULL", [at, *ids])
-        db.execute(f"DELETE FROM memories WHERE id IN ({marks})", list(ids))
-        db.execute(f"DELETE FROM history WHERE memory_id IN ({marks})", list(ids))
-        # a tombstone without content: the deletion (and whose memory it was) is on record, the data is not
-        db.executemany(
-            "INSERT INTO history (id, memory_id, action, at, before, after) VALUES (?,?,?,?,?,NULL)",
-            [(new_id(), mid, Action.DELETE.value, at,
-              _json({"id": mid, "user_id": u, "agent_id": a, "session_id": s})) for mid, u, a, s in owners],
-        )
-        self._bump(db)
 
 def _with_version(rec: MemoryRecord, version: int) -> MemoryRecord:
     from dataclasses import replace
@@ -332,9 +324,6 @@ def _with_version(rec: MemoryRecord, version: int) -> MemoryRecord:
     return replace(rec, version=version)
 
 
-def _owner(identity: dict[str, Any] | None) -> Scope:
-    identity = identity or {}
-    return Scope(identity.get("user_id"), identity.get("agent_id"), identity.get("session_id"))
 
 
 def _json(value: dict[str, Any] | None) -> str | None:

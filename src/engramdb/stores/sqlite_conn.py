@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import random
 import sqlite3
 import threading
@@ -55,9 +57,12 @@ class Connection:
             self.db.execute("PRAGMA foreign_keys=ON")
             # Deleted content is overwritten on disk, not just unlinked.
             self.db.execute("PRAGMA secure_delete=ON")
+            self.db.create_function("engram_scope_tag", 3, scope_tag, deterministic=True)
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"cannot open {self.path}: {exc}") from exc
         self._lock = threading.RLock()
+        self._closed = False
+        self._wal_pending = False  # an erasure's checkpoint found the WAL busy
         self._migrate()
 
     @contextmanager
@@ -129,9 +134,36 @@ class Connection:
                         db.execute(statement)
                     db.execute(f"PRAGMA user_version={int(number)}")
 
+    def checkpoint(self) -> bool:
+        """Copy the WAL into the database file and truncate it to zero bytes, so it holds no
+        page image (and no text) of what was erased. False when another process kept the WAL
+        busy (a reader of an older snapshot, a writer): the next erasure, or close, retries."""
+        with self._lock:
+            try:
+                busy = self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
+            except sqlite3.Error as exc:
+                raise StoreError(f"checkpoint of {self.path} failed: {exc}") from exc
+            self._wal_pending = bool(busy)
+            return not busy
+
     def close(self) -> None:
         with self._lock:
-            self.db.close()
+            if self._closed:
+                return
+            self._closed = True
+            try:
+                if self._wal_pending:
+                    self.checkpoint()
+            finally:
+                self.db.close()
+
+
+def scope_tag(key: bytes | None, field: str, value: str | None) -> str | None:
+    """The opaque tag of one scope field of a tombstone (None for a field that is not set)."""
+    if value is None or key is None:
+        return None
+    data = f"{field}\x1f{value}".encode("utf-8", "surrogatepass")
+    return hmac.new(key, data, hashlib.sha256).hexdigest()[:32]
 
 
 def _split_sql(script: str) -> list[str]:
