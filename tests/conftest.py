@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -34,10 +35,53 @@ STORE_FACTORIES: dict[str, StoreFactory] = {
 MemoryFactory = Callable[..., Memory]
 
 
+class FlushingMemory(Memory):
+    """The default, background Memory, waiting for its pipeline after every write: the
+    contract suite then runs through the real queue, worker thread and stage, with the
+    read-your-writes its assertions need."""
+
+    def _flushed(self, value: Any) -> Any:
+        report = self.flush(timeout=30)
+        assert report.remaining == 0 and report.failed == 0, report
+        return value
+
+    def add(self, *args: Any, **kwargs: Any) -> Any:
+        return self._flushed(super().add(*args, **kwargs))
+
+    def add_many(self, *args: Any, **kwargs: Any) -> Any:
+        return self._flushed(super().add_many(*args, **kwargs))
+
+    def update(self, *args: Any, **kwargs: Any) -> Any:
+        return self._flushed(super().update(*args, **kwargs))
+
+    def supersede(self, *args: Any, **kwargs: Any) -> Any:
+        return self._flushed(super().supersede(*args, **kwargs))
+
+    def import_jsonl(self, *args: Any, **kwargs: Any) -> Any:
+        return self._flushed(super().import_jsonl(*args, **kwargs))
+
+
+# how writes reach the vectors: "inline" (background=False: embedded inside the write) or
+# "background" (queued, embedded by the worker thread, flushed after each write)
+MODES = ("inline", "background")
+
+
+def make_memory(mode: str, *args: Any, **kwargs: Any) -> Memory:
+    if mode == "inline":
+        return Memory(*args, background=False, **kwargs)
+    return FlushingMemory(*args, **kwargs)
+
+
+@pytest.fixture(params=MODES)
+def mode(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
 @pytest.fixture
 def mem(tmp_path: Path) -> Iterator[Memory]:
-    """A Memory on a fresh SQLite file with the hash embedder."""
-    m = Memory(tmp_path / "mem.db", embedder="hash")
+    """A Memory on a fresh SQLite file with the hash embedder, embedding inline (the background
+    pipeline has its own tests, and the contract suite runs in both modes)."""
+    m = Memory(tmp_path / "mem.db", embedder="hash", background=False)
     yield m
     m.close()
 
@@ -50,12 +94,13 @@ def store_factory(request: pytest.FixtureRequest) -> Callable[[str], Store]:
 
 
 @pytest.fixture
-def memory_factory(store_factory: Callable[[str], Store]) -> Iterator[MemoryFactory]:
-    """Memory facades over the parametrised store (hash embedder); all closed at teardown."""
+def memory_factory(store_factory: Callable[[str], Store], mode: str) -> Iterator[MemoryFactory]:
+    """Memory facades over the parametrised store (hash embedder) in each write mode; all
+    closed at teardown."""
     opened: list[Memory] = []
 
     def make(name: str = "db") -> Memory:
-        m = Memory(store=store_factory(name), embedder="hash")
+        m = make_memory(mode, store=store_factory(name), embedder="hash")
         opened.append(m)
         return m
 

@@ -51,7 +51,7 @@ def test_unknown_local_model_is_a_config_error() -> None:
 
 def test_memory_default_embedder_finds_paraphrases(tmp_path: Path) -> None:
     os.environ.pop("ENGRAM_EMBEDDER", None)
-    with Memory(tmp_path / "m.db") as mem:
+    with Memory(tmp_path / "m.db", background=False) as mem:
         mem.add(["I adopted a kitten from the shelter", "We shipped the robot arm to Porto"], user_id="u")
         res = mem.search("new pet", user_id="u", k=1)
         assert "kitten" in res.hits[0].record.content

@@ -73,7 +73,7 @@ def test_embeds_in_batches_in_order_and_normalised(server: str) -> None:
 
 def test_memory_works_end_to_end_with_the_endpoint(server: str, tmp_path: Path) -> None:
     emb = OpenAIEmbedder(OpenAIEmbedderOptions(base_url=server, model="m"))
-    with Memory(tmp_path / "o.db", embedder=emb) as mem:
+    with Memory(tmp_path / "o.db", embedder=emb, background=False) as mem:
         mem.add("the cat is called Pimenta", user_id="u")
         assert mem.search("Pimenta", user_id="u").hits[0].record.content == "the cat is called Pimenta"
 

@@ -134,7 +134,7 @@ def test_as_of_reads_score_the_version_of_that_time(memory_factory):
 def test_sentence_keys_can_be_turned_off(store_factory):
     from engramdb import Memory
 
-    with Memory(store=store_factory("nokeys"), embedder="hash", sentence_keys=False) as m:
+    with Memory(store=store_factory("nokeys"), embedder="hash", sentence_keys=False, background=False) as m:
         [rec] = m.add(LONG, user_id="u")
         stored = m.store.vector_for_hash(rec.index_hash, m.embedder.model_id, m.embedder.dim)
         assert stored is not None and stored.shape == (1, m.embedder.dim)
@@ -146,13 +146,13 @@ def test_reindex_adds_keys_to_memories_written_without_them(store_factory):
     from engramdb import Memory
 
     store = store_factory("reindex")
-    old = Memory(store=store, embedder="hash", sentence_keys=False)
+    old = Memory(store=store, embedder="hash", sentence_keys=False, background=False)
     [rec] = old.add(LONG, user_id="u")
     old.add("One sentence only here.", user_id="u")
     old.add(LONG, user_id="other")
     spec = ReadSpec(Scope(user_id="u"))
     assert old.store.vector_for_hash(rec.index_hash, "hash-256", 256).shape[0] == 1
-    new = Memory(store=store, embedder="hash")
+    new = Memory(store=store, embedder="hash", background=False)
     before = [r.to_dict() for r in new.list(user_id="u")]
     progress: list[int] = []
     assert new.reindex(user_id="u", on_batch=progress.append) == 2
@@ -169,9 +169,9 @@ def test_reindex_after_changing_the_embedder_makes_memories_searchable_again(tmp
     from engramdb import Memory
     from engramdb.embedders.hashing import HashEmbedder
 
-    with Memory(tmp_path / "m.db", embedder=HashEmbedder(dim=64)) as m:
+    with Memory(tmp_path / "m.db", embedder=HashEmbedder(dim=64), background=False) as m:
         m.add(LONG, user_id="u")
-    with Memory(tmp_path / "m.db", embedder="hash") as m:
+    with Memory(tmp_path / "m.db", embedder="hash", background=False) as m:
         assert m.search("swimming with the kids", user_id="u", k=5).hits == () or all(
             "dense" not in h.sources for h in m.search("swimming with the kids", user_id="u", k=5).hits)
         assert m.reindex(user_id="u") == 1

@@ -104,8 +104,8 @@ class InterleavingEmbedder(HashEmbedder):
 
 def test_concurrent_delete_never_leaks_another_scope(store_factory):
     embedder = InterleavingEmbedder()
-    reader = Memory(store=store_factory("shared"), embedder=embedder)
-    writer = Memory(store=store_factory("shared"), embedder="hash")  # a second connection, same data
+    reader = Memory(store=store_factory("shared"), embedder=embedder, background=False)
+    writer = Memory(store=store_factory("shared"), embedder="hash", background=False)  # a second connection, same data
     try:
         secret = reader.add("alice secret tangerine", user_id="alice")[0]
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import sqlite3
 
 import pytest
+from tests.support.schema import UNDO_JOBS
 
 from engramdb import Memory
 from engramdb.core.filters import parse_filters
@@ -105,12 +106,12 @@ def test_delete_scope_removes_its_windows(memory_factory):
 
 def test_a_database_from_before_windows_gets_them_on_open(tmp_path):
     path = tmp_path / "old.db"
-    m = Memory(path, embedder="hash")
+    m = Memory(path, embedder="hash", background=False)
     m.add(CHAT, user_id="u", session_id="s1")
     m.close()
     # turn the file back into a version-1 database: no windows, no triggers
     db = sqlite3.connect(path)
-    db.executescript("""
+    db.executescript(UNDO_JOBS + """
         DROP TRIGGER windows_ai; DROP TRIGGER windows_ai_before; DROP TRIGGER windows_au; DROP TRIGGER windows_ad;
         DROP VIEW turn_windows; DROP TABLE windows_fts; DROP INDEX memories_turn_order;
         DROP TRIGGER memory_sources_ai; DROP TRIGGER memory_sources_ad;

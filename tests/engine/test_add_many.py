@@ -22,7 +22,7 @@ def batches() -> list[Batch]:
 
 def test_writes_every_batch_in_its_scope_and_reports_progress(tmp_path: Path) -> None:
     seen: list[int] = []
-    with Memory(tmp_path / "m.db", embedder="hash") as mem:
+    with Memory(tmp_path / "m.db", embedder="hash", background=False) as mem:
         n = mem.add_many(batches(), on_written=lambda b, recs: seen.append(len(recs)))
         assert n == 4 and seen == [2, 1, 1]
         assert [r.content for r in mem.list(user_id="u", session_id="s1")] == ["I moved to Lisbon", "Welcome!"]
@@ -33,7 +33,8 @@ def test_writes_every_batch_in_its_scope_and_reports_progress(tmp_path: Path) ->
 
 
 def test_same_vectors_as_one_add_per_batch(tmp_path: Path) -> None:
-    with Memory(tmp_path / "a.db", embedder="hash") as bulk, Memory(tmp_path / "b.db", embedder="hash") as one:
+    with Memory(tmp_path / "a.db", embedder="hash", background=False) as bulk, \
+         Memory(tmp_path / "b.db", embedder="hash", background=False) as one:
         bulk.add_many(batches())
         for b in batches():
             one.add(b.messages, user_id=b.user_id, agent_id=b.agent_id, session_id=b.session_id,
@@ -45,9 +46,9 @@ def test_same_vectors_as_one_add_per_batch(tmp_path: Path) -> None:
 
 def test_an_invalid_batch_anywhere_writes_nothing(tmp_path: Path) -> None:
     bad = [*batches(), Batch([{"role": "user", "content": "   "}], user_id="u")]
-    with Memory(tmp_path / "m.db", embedder="hash") as mem:
+    with Memory(tmp_path / "m.db", embedder="hash", background=False) as mem:
         with pytest.raises(ValidationError):
             mem.add_many(bad)
         assert mem.count(user_id="u") == 0 and mem.count(agent_id="bot") == 0
-    with Memory(tmp_path / "n.db", embedder="hash") as mem, pytest.raises(ValidationError):
+    with Memory(tmp_path / "n.db", embedder="hash", background=False) as mem, pytest.raises(ValidationError):
         mem.add_many([Batch([{"content": "no scope"}])])

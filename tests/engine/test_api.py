@@ -215,7 +215,7 @@ def _resolve(args, results):
 
 def _run_sync(path: Path) -> list:
     results: list = []
-    with Memory(path, embedder="hash") as m:
+    with Memory(path, embedder="hash", background=False) as m:
         for name, args, kwargs in _scenario_steps():
             results.append(getattr(m, name)(*_resolve(args, results), **kwargs))
     return [_normalise(r) for r in results]
@@ -223,7 +223,7 @@ def _run_sync(path: Path) -> list:
 
 async def _run_async(path: Path) -> list:
     results: list = []
-    async with AsyncMemory(path, embedder="hash") as m:
+    async with AsyncMemory(path, embedder="hash", background=False) as m:
         for name, args, kwargs in _scenario_steps():
             results.append(await getattr(m, name)(*_resolve(args, results), **kwargs))
     return [_normalise(r) for r in results]
@@ -242,7 +242,7 @@ def test_async_parity(tmp_path):
 
 def test_async_errors_propagate(tmp_path):
     async def go():
-        async with AsyncMemory(tmp_path / "a.db", embedder="hash") as m:
+        async with AsyncMemory(tmp_path / "a.db", embedder="hash", background=False) as m:
             with pytest.raises(engramdb.NotFoundError):
                 await m.get("missing")
             with pytest.raises(engramdb.ScopeError):
@@ -284,7 +284,7 @@ def test_error_tree():
 
 def test_async_reindex(tmp_path):
     async def go():
-        async with AsyncMemory(tmp_path / "r.db", embedder="hash") as m:
+        async with AsyncMemory(tmp_path / "r.db", embedder="hash", background=False) as m:
             await m.add("We went camping last week. It rained every single day of it.", user_id="u")
             return await m.reindex(user_id="u")
 

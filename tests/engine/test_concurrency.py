@@ -55,7 +55,7 @@ def _env() -> dict[str, str]:
 @pytest.mark.slow
 def test_four_processes_lose_and_duplicate_nothing(tmp_path):
     db = tmp_path / "shared.db"
-    Memory(db, embedder="hash").close()  # migrate once up front; opening concurrently is tested below
+    Memory(db, embedder="hash", background=False).close()  # migrate once up front; opening concurrently is tested below
     start_at = time.time() + 1.5
     procs = [
         subprocess.Popen([sys.executable, "-c", WRITER, str(db), str(w), str(PER_WORKER), str(start_at)],
@@ -69,7 +69,7 @@ def test_four_processes_lose_and_duplicate_nothing(tmp_path):
         assert out.startswith("done")
 
     expected = {f"worker {w} item {i}" for w in range(WORKERS) for i in range(PER_WORKER)}
-    with Memory(db, embedder="hash") as m:
+    with Memory(db, embedder="hash", background=False) as m:
         assert m.count(user_id="shared") == WORKERS * PER_WORKER
         records = m.list(user_id="shared", limit=10 * WORKERS * PER_WORKER)
         got = [r.content for r in records]
@@ -94,7 +94,7 @@ def test_processes_opening_a_new_file_together_migrate_once(tmp_path):
     for p in procs:
         _, err = p.communicate(timeout=60)
         assert p.returncode == 0, err
-    with Memory(db, embedder="hash") as m:
+    with Memory(db, embedder="hash", background=False) as m:
         assert m.count(user_id="shared") == WORKERS * 5
 
 
@@ -123,7 +123,7 @@ def test_sigkill_loses_no_acknowledged_write(tmp_path, acks_before_kill):
     con.execute("INSERT INTO memories_fts (memories_fts) VALUES ('integrity-check')")  # raises if corrupt
     con.close()
 
-    with Memory(db, embedder="hash") as m:
+    with Memory(db, embedder="hash", background=False) as m:
         for memory_id in acked:
             try:
                 m.get(memory_id, user_id="c")

@@ -10,6 +10,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+from tests.support.schema import UNDO_JOBS
 
 from engramdb import Memory
 from engramdb.core.errors import ConflictError, NotFoundError
@@ -57,7 +58,7 @@ def db_path(tmp_path: Path) -> Path:
 
 def test_delete_leaves_no_byte_of_content_metadata_speaker_or_windows(db_path: Path) -> None:
     in_content, in_meta, in_speaker, in_turn = (secret(t) for t in ("zc", "zm", "zs", "zt"))
-    m = Memory(db_path, embedder="hash")
+    m = Memory(db_path, embedder="hash", background=False)
     m.add(FILLER, user_id="sam")
     note = m.add(f"my passport number is {in_content}", user_id="sam")[0]
     meta = m.add("a note with private metadata", user_id="sam", metadata={"pin": in_meta})[0]
@@ -78,7 +79,7 @@ def test_delete_leaves_no_byte_of_content_metadata_speaker_or_windows(db_path: P
 
 def test_delete_of_a_superseding_memory_erases_its_predecessors(db_path: Path) -> None:
     old_text, new_text = secret("zo"), secret("zn")
-    m = Memory(db_path, embedder="hash")
+    m = Memory(db_path, embedder="hash", background=False)
     m.add(FILLER, user_id="sam")
     old = m.add(f"Sam works at {old_text}", user_id="sam", kind="fact")[0]
     t = m.get(old.id).created_at
@@ -96,7 +97,7 @@ def test_delete_of_a_superseding_memory_erases_its_predecessors(db_path: Path) -
 
 def test_delete_after_update_erases_every_version(db_path: Path) -> None:
     first, second = secret("zf"), secret("zv")
-    m = Memory(db_path, embedder="hash")
+    m = Memory(db_path, embedder="hash", background=False)
     m.add(FILLER, user_id="sam")
     r = m.add(f"the first wording {first}", user_id="sam", session_id="s1", kind="turn")[0]
     m.update(r.id, content=f"the second wording {second}", user_id="sam")
@@ -107,7 +108,7 @@ def test_delete_after_update_erases_every_version(db_path: Path) -> None:
 
 def test_delete_removes_what_was_derived_from_it_within_its_user(db_path: Path) -> None:
     s = secret("zd")
-    m = Memory(db_path, embedder="hash")
+    m = Memory(db_path, embedder="hash", background=False)
     turn = m.add(f"my new phone number is {s}", user_id="sam", session_id="s1", kind="turn")[0]
     fact = m.add(f"Sam's phone number: {s}", user_id="sam", kind="fact", provenance=[turn.id])[0]
     summary = m.add(f"summary: Sam shared {s}", user_id="sam", kind="summary", provenance=[fact.id])[0]
@@ -125,7 +126,7 @@ def test_delete_removes_what_was_derived_from_it_within_its_user(db_path: Path) 
 @pytest.mark.parametrize("forget", ["forget_user", "delete_scope"])
 def test_forget_user_leaves_no_byte_of_the_user(db_path: Path, forget: str) -> None:
     user, agent, session, text = secret("zu"), secret("za"), secret("zx"), secret("zk")
-    m = Memory(db_path, embedder="hash")
+    m = Memory(db_path, embedder="hash", background=False)
     m.add(FILLER, user_id="bystander")
     recs = m.add(chat(text), user_id=user, agent_id=agent, session_id=session)
     fact = m.add(f"fact about {text}", user_id=user, kind="fact")[0]
@@ -156,7 +157,7 @@ def test_forget_user_leaves_no_byte_of_the_user(db_path: Path, forget: str) -> N
 
 def test_a_tombstone_names_nobody_and_shows_only_to_its_owner(db_path: Path) -> None:
     user, session = secret("zw"), secret("zy")
-    m = Memory(db_path, embedder="hash")
+    m = Memory(db_path, embedder="hash", background=False)
     m.add(FILLER, user_id="bystander")
     r = m.add("the only memory of this user", user_id=user, session_id=session)[0]
     m.delete(r.id)
@@ -177,7 +178,8 @@ def _export(m: Memory, **scope: str) -> list[str]:
 
 
 def test_export_carries_tombstones_and_import_retags_them(tmp_path: Path) -> None:
-    db1, db2 = Memory(tmp_path / "a.db", embedder="hash"), Memory(tmp_path / "b.db", embedder="hash")
+    db1, db2 = (Memory(tmp_path / "a.db", embedder="hash", background=False),
+        Memory(tmp_path / "b.db", embedder="hash", background=False))
     try:
         turns = db1.add(chat("nothing secret"), user_id="sam", session_id="s1")
         lone = db1.add("a note in a session that goes away", user_id="sam", session_id="s2")[0]
@@ -211,7 +213,8 @@ def test_export_carries_tombstones_and_import_retags_them(tmp_path: Path) -> Non
 
 
 def test_import_never_brings_back_a_deleted_memory(tmp_path: Path) -> None:
-    db1, db2 = Memory(tmp_path / "a.db", embedder="hash"), Memory(tmp_path / "b.db", embedder="hash")
+    db1, db2 = (Memory(tmp_path / "a.db", embedder="hash", background=False),
+        Memory(tmp_path / "b.db", embedder="hash", background=False))
     try:
         r = db1.add("a memory that will be erased", user_id="sam")[0]
         backup = _export(db1)
@@ -234,7 +237,7 @@ def test_tombstones_from_before_tagging_lose_their_names_on_open(db_path: Path) 
     store = SQLiteStore(db_path)
     store.close()
     db = sqlite3.connect(db_path)
-    db.executescript("""
+    db.executescript(UNDO_JOBS + """
         DROP TRIGGER memory_sources_ai; DROP TRIGGER memory_sources_ad;
         DROP TABLE erasure_key; DROP TABLE memory_sources; DROP INDEX memories_superseded_by;
         DROP INDEX history_tag_user; DROP INDEX history_tag_agent; DROP INDEX history_tag_session;
@@ -246,7 +249,7 @@ def test_tombstones_from_before_tagging_lose_their_names_on_open(db_path: Path) 
                "('e1', '01OLDTOMBSTONE', 'delete', 0, ?, NULL)", (before,))
     db.commit()
     db.close()
-    m = Memory(store=SQLiteStore(db_path), embedder="hash")
+    m = Memory(store=SQLiteStore(db_path), embedder="hash", background=False)
     assert [e.action for e in m.history("01OLDTOMBSTONE", user_id=user, session_id="s")] == [Action.DELETE]
     with pytest.raises(NotFoundError):
         m.history("01OLDTOMBSTONE", user_id="someone")
@@ -258,7 +261,7 @@ def test_delete_leaves_no_window_of_an_older_neighbour_version_holding_the_turn(
     """Updating a neighbour makes new versions whose windows list the turn; a delete of the turn
     must reach every window that lists it, not only those after its current version."""
     s = secret("zh")
-    m = Memory(db_path, embedder="hash")
+    m = Memory(db_path, embedder="hash", background=False)
     turns = m.add(chat(s), user_id="sam", session_id="s1")
     for i in (1, 4, 3, 5, 4):
         m.update(turns[i].id, content=f"new wording number {i} of this turn", user_id="sam")

@@ -78,7 +78,7 @@ KIND = st.one_of(st.none(), st.sampled_from(["turn", "fact", "note", "summary", 
 
 @pytest.fixture(scope="module")
 def fuzzed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Memory]:
-    mem = Memory(tmp_path_factory.mktemp("fuzz") / "fuzz.db", embedder="hash")
+    mem = Memory(tmp_path_factory.mktemp("fuzz") / "fuzz.db", embedder="hash", background=False)
     mem.add([{"role": "user", "content": "I adopted a cat called Miso", "timestamp": "2024-05-08"},
              {"role": "assistant", "content": "Congratulations on Miso!"}], user_id="u", session_id="s")
     mem.add("the sea is calm today", user_id="u", metadata={"topic": "sea", "n": 3})

@@ -89,8 +89,8 @@ def searches(m: Memory) -> list[list[tuple[str, float]]]:
 
 
 def test_export_then_import_gives_the_same_memory(tmp_path):
-    src = Memory(tmp_path / "src.db", embedder="hash")
-    dst = Memory(tmp_path / "dst.db", embedder="hash")
+    src = Memory(tmp_path / "src.db", embedder="hash", background=False)
+    dst = Memory(tmp_path / "dst.db", embedder="hash", background=False)
     try:
         populate(src)
         dump = export(src, user_id="ann")
@@ -113,7 +113,7 @@ def test_export_then_import_gives_the_same_memory(tmp_path):
 
 
 def test_a_timestamp_only_update_keeps_the_turn_in_place_in_its_windows(tmp_path):
-    m = Memory(tmp_path / "m.db", embedder="hash")
+    m = Memory(tmp_path / "m.db", embedder="hash", background=False)
     try:
         turns = m.add(_session(1, [("Ann", f"turn number {i}") for i in range(6)]), user_id="ann", session_id="s")
         before = windows(tmp_path / "m.db", "ann")

@@ -66,7 +66,7 @@ def test_valid_at_anchors_relative_time_like_now(mem: Memory) -> None:
 
 def test_async_memory_takes_valid_at(tmp_path: Path) -> None:
     async def go() -> list[str]:
-        async with AsyncMemory(tmp_path / "a.db", embedder="hash") as m:
+        async with AsyncMemory(tmp_path / "a.db", embedder="hash", background=False) as m:
             _diary(m.sync)
             result = await m.search("cat", user_id="sam", valid_at="2024-07-01")
             listed = await m.list(user_id="sam", valid_at="2024-07-01")

@@ -37,7 +37,7 @@ def seeded(mem: Memory) -> Memory:
 
 
 def test_lone_surrogate_query_with_the_default_embedder(tmp_path: Path) -> None:
-    mem = Memory(tmp_path / "a.db")  # the packaged model: its tokenizer raised TypeError
+    mem = Memory(tmp_path / "a.db", background=False)  # the packaged model: its tokenizer raised TypeError
     with pytest.raises(ValidationError, match="UTF-8"):
         mem.search("caf\udce9", user_id="u")
     mem.close()
@@ -195,7 +195,7 @@ DEFECTS = ["nan", "inf", "huge", "dim", "count", "ints", "strings", "ragged", "n
 
 @pytest.mark.parametrize("defect", DEFECTS)
 def test_bad_embedder_output_stores_nothing(tmp_path: Path, defect: str) -> None:
-    mem = Memory(tmp_path / "bad.db", embedder=BadEmbedder(defect))  # type: ignore[arg-type]
+    mem = Memory(tmp_path / "bad.db", embedder=BadEmbedder(defect), background=False)  # type: ignore[arg-type]
     with pytest.raises(EmbedderError):
         mem.add("hello there", user_id="u")
     with pytest.raises(EmbedderError):
@@ -206,26 +206,26 @@ def test_bad_embedder_output_stores_nothing(tmp_path: Path, defect: str) -> None
 
 @pytest.mark.parametrize("defect", [d for d in DEFECTS if d != "count"])  # a query is one row
 def test_bad_embedder_output_in_search(tmp_path: Path, defect: str) -> None:
-    good = Memory(tmp_path / "bad.db", embedder="hash:4")
+    good = Memory(tmp_path / "bad.db", embedder="hash:4", background=False)
     good.add("hello there", user_id="u")
     good.close()
-    mem = Memory(tmp_path / "bad.db", embedder=BadEmbedder(defect))  # type: ignore[arg-type]
+    mem = Memory(tmp_path / "bad.db", embedder=BadEmbedder(defect), background=False)  # type: ignore[arg-type]
     with pytest.raises(EmbedderError):
         mem.search("hello", user_id="u")
     mem.close()
 
 
 def test_bad_embedder_output_on_update_and_import(tmp_path: Path) -> None:
-    good = Memory(tmp_path / "a.db", embedder="hash:4")
+    good = Memory(tmp_path / "a.db", embedder="hash:4", background=False)
     [r] = good.add("hello there", user_id="u")
     buf = io.StringIO()
     good.export_jsonl(buf)
     good.close()
-    mem = Memory(tmp_path / "a.db", embedder=BadEmbedder("nan"))  # type: ignore[arg-type]
+    mem = Memory(tmp_path / "a.db", embedder=BadEmbedder("nan"), background=False)  # type: ignore[arg-type]
     with pytest.raises(EmbedderError):
         mem.update(r.id, content="changed words")
     assert mem.get(r.id).content == "hello there"
-    other = Memory(tmp_path / "b.db", embedder=BadEmbedder("dim"))  # type: ignore[arg-type]
+    other = Memory(tmp_path / "b.db", embedder=BadEmbedder("dim"), background=False)  # type: ignore[arg-type]
     with pytest.raises(EmbedderError):
         other.import_jsonl(buf.getvalue().splitlines())
     assert other.count(user_id="u") == 0

@@ -73,7 +73,7 @@ def test_import_holds_every_write_limit(tmp_path: Path, export_lines: list[dict[
     second = lines[1]  # line 2 of the file: a record
     assert second["type"] == "record"
     BAD_RECORDS[case]["record"](second)
-    fresh = Memory(tmp_path / "fresh.db", embedder="hash")
+    fresh = Memory(tmp_path / "fresh.db", embedder="hash", background=False)
     with pytest.raises(ImportFormatError, match=r"dump\.jsonl:2:"):
         fresh.import_jsonl([json.dumps(line) for line in lines], source="dump.jsonl")
     assert fresh.store.conn.db.execute("SELECT count(*) FROM memories").fetchone()[0] == 0
@@ -85,7 +85,7 @@ def test_import_refuses_deep_history_snapshots(tmp_path: Path, export_lines: lis
     lines = [dict(line) for line in export_lines]
     n = next(i for i, line in enumerate(lines) if line["type"] == "event")
     lines[n]["after"] = {**lines[n]["after"], "metadata": _deep(40)}
-    fresh = Memory(tmp_path / "fresh.db", embedder="hash")
+    fresh = Memory(tmp_path / "fresh.db", embedder="hash", background=False)
     with pytest.raises(ImportFormatError, match=rf"dump\.jsonl:{n + 1}:.*nested"):
         fresh.import_jsonl([json.dumps(line) for line in lines], source="dump.jsonl")
     assert fresh.count(user_id="u") == 0
@@ -93,7 +93,7 @@ def test_import_refuses_deep_history_snapshots(tmp_path: Path, export_lines: lis
 
 
 def test_the_untouched_export_still_imports(tmp_path: Path, export_lines: list[dict[str, Any]]) -> None:
-    fresh = Memory(tmp_path / "fresh.db", embedder="hash")
+    fresh = Memory(tmp_path / "fresh.db", embedder="hash", background=False)
     lines = [json.dumps(line) for line in export_lines]
     lines[1] = lines[1].replace('"role": "assistant"', '"role": "' + "r" * 200 + '"')  # at the limit
     assert fresh.import_jsonl(lines) == 2

@@ -123,20 +123,20 @@ def test_only_writes_create_the_database(tmp_path: Path) -> None:
 
 def test_memory_create_false(tmp_path: Path) -> None:
     with pytest.raises(NotFoundError, match="no database at"):
-        Memory(tmp_path / "missing.db", create=False)
+        Memory(tmp_path / "missing.db", create=False, background=False)
     assert not (tmp_path / "missing.db").exists()
-    Memory(tmp_path / "made.db").close()
-    Memory(tmp_path / "made.db", create=False).close()
+    Memory(tmp_path / "made.db", background=False).close()
+    Memory(tmp_path / "made.db", create=False, background=False).close()
 
 
 # ---- another embedder ---------------------------------------------------------------------
 
 
 def test_search_with_another_embedder_warns(tmp_path: Path) -> None:
-    with Memory(tmp_path / "e.db", embedder="hash:64") as mem:
+    with Memory(tmp_path / "e.db", embedder="hash:64", background=False) as mem:
         mem.add("I adopted a cat named Pimenta", user_id="sam")
         assert mem.search("cat", user_id="sam").warnings == ()
-    with Memory(tmp_path / "e.db", embedder="hash:32") as mem:
+    with Memory(tmp_path / "e.db", embedder="hash:32", background=False) as mem:
         result = mem.search("cat", user_id="sam")
         assert result.hits  # keyword lists still answer
         [warning] = result.warnings

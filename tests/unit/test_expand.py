@@ -88,7 +88,7 @@ def test_dense_query_leaves_out_candidate_speakers_names(tmp_path) -> None:
     from engramdb import Memory
 
     seen: list[str] = []
-    with Memory(tmp_path / "m.db", embedder="hash") as m:
+    with Memory(tmp_path / "m.db", embedder="hash", background=False) as m:
         m.add([{"speaker": "Melanie", "content": "I signed up for a pottery class"},
                {"speaker": "Caroline", "content": "That sounds fun"}], user_id="u", session_id="s")
         inner = m.embedder.embed_query

@@ -9,7 +9,7 @@ import pytest
 
 PKG = Path(__file__).resolve().parents[2] / "src" / "engramdb"
 ADAPTERS = ("stores", "embedders", "llms", "rerankers")
-USE_CASES = ("engine", "retrieval", "lifecycle")
+USE_CASES = ("engine", "retrieval", "pipeline", "lifecycle")
 ENTRY_POINTS = ("cli", "server", "mcp", "bench")
 
 

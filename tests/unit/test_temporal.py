@@ -75,7 +75,7 @@ def test_dated_question_reaches_a_turn_that_words_alone_rank_low(tmp_path) -> No
     from engramdb.retrieval.search import SearchParams
 
     m = Memory(tmp_path / "m.db", embedder="hash",
-               search_params=SearchParams(candidates=5, window_weight=0.0, neighbour_top=0))
+               search_params=SearchParams(candidates=5, window_weight=0.0, neighbour_top=0), background=False)
     for i in range(30):  # unrelated talk, so that "dish" is a rare word
         m.add(f"the weather on walk {chr(97 + i % 26)} was mild", user_id="u", session_id=f"w{i}",
               timestamp=d(2022, 2, 1 + i % 28))
@@ -87,7 +87,8 @@ def test_dated_question_reaches_a_turn_that_words_alone_rank_low(tmp_path) -> No
     q = "What dish did Nate make on 9 November, 2022?"
     hits = m.search(q, user_id="u", k=5, now=d(2022, 11, 20)).hits
     off = Memory(tmp_path / "m.db", embedder="hash",
-                 search_params=SearchParams(candidates=5, window_weight=0.0, neighbour_top=0, time_candidates=0))
+                 search_params=SearchParams(candidates=5, window_weight=0.0, neighbour_top=0, time_candidates=0),
+                              background=False)
     hits_off = off.search(q, user_id="u", k=5, now=d(2022, 11, 20)).hits
     assert target.id in {h.record.id for h in hits}
     assert target.id not in {h.record.id for h in hits_off}  # the extra candidates are what found it

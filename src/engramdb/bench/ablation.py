@@ -102,6 +102,7 @@ def _ingest(path: Path, batches: list[Batch], embedder: Any, speaker: bool) -> M
     for b in batches:
         msgs = b.messages if speaker else [{k: v for k, v in m.items() if k != "speaker"} for m in b.messages]
         mem.add(msgs, user_id=b.user_id, session_id=b.session_id)
+    mem.flush()
     return mem
 
 

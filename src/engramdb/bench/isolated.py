@@ -75,6 +75,7 @@ def _merge(total: RunOutput, part: RunOutput) -> None:
         total.results[method].extend(answered)
     total.embed_query_ms.extend(part.embed_query_ms)
     total.ingest_s += part.ingest_s
+    total.embed_s += part.embed_s
     total.search_s += part.search_s
     total.records += part.records
     total.cache = part.cache  # the shared cache's running counts

@@ -50,6 +50,7 @@ def run_perf(locomo: Path, *, embedder: str | None, sizes: list[int], single_add
         console.print(f"bulk import of {sum(len(b.messages) for b in parsed.batches)} turns ...")
         t0 = time.perf_counter()
         n = write_batches(mem, parsed.batches, show=console.is_terminal)
+        mem.flush()
         secs = time.perf_counter() - t0
         result["bulk_import"] = {"turns": n, "seconds": round(secs, 2), "turns_per_s": round(n / secs, 1)}
         stored = [r for user in sorted({b.user_id for b in parsed.batches if b.user_id})

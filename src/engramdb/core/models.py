@@ -230,10 +230,14 @@ class SearchResult:
     #: what the caller should know about how the result was made (e.g. vectors of another
     #: embedder: keyword lists only); the CLI prints them on stderr
     warnings: tuple[str, ...] = ()
+    #: memories of the searched scope whose vectors are not made yet (queued for the background
+    #: pipeline, or failed): keyword lists see them, dense lists do not; Memory.flush() waits
+    unembedded: int = 0
 
     def to_dict(self) -> JSONDict:
         return {
             "query": self.query,
+            "unembedded": self.unembedded,
             "hits": [h.to_dict() for h in self.hits],
             "packed_ids": [h.record.id for h in self.packed],
             "context": self.context,

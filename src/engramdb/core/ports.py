@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import builtins
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal, Protocol, TypedDict
@@ -12,6 +12,7 @@ import numpy as np
 import numpy.typing as npt
 
 from engramdb.core.filters import Node
+from engramdb.core.jobs import Job, JobInfo, JobSpec, JobState, StageOutput, StageStats
 from engramdb.core.models import Events, HistoryEvent, Kind, MemoryRecord, Records, Scope, ScopeSummary
 
 Vector = npt.NDArray[np.float32]
@@ -77,18 +78,22 @@ class Facets:
 class Store(Protocol):
     """Durable memory storage. Every write is one transaction; reads are scoped."""
 
-    def add(self, records: Sequence[MemoryRecord], vectors: Sequence[Keys] | None, model_id: str | None) -> None:
-        """Insert new records (version 1) and their 'add' history events atomically."""
+    def add(self, records: Sequence[MemoryRecord], vectors: Sequence[Keys | None] | None, model_id: str | None,
+            jobs: Sequence[JobSpec] = ()) -> None:
+        """Insert new records (version 1), their 'add' history events and ``jobs``, atomically.
+        A record whose vector is None has none until a job (or ``set_vectors``) gives it one."""
         ...
 
-    def replace(self, record: MemoryRecord, vector: Keys | None, model_id: str | None) -> MemoryRecord:
-        """Make ``record`` the next version of its id ('update' event); return it."""
+    def replace(self, record: MemoryRecord, vector: Keys | None, model_id: str | None,
+                jobs: Sequence[JobSpec] = ()) -> MemoryRecord:
+        """Make ``record`` the next version of its id ('update' event) and queue ``jobs``; return it."""
         ...
 
     def supersede(
-        self, old_id: str, scope: Scope, new: MemoryRecord, vector: Keys | None, model_id: str | None
+        self, old_id: str, scope: Scope, new: MemoryRecord, vector: Keys | None, model_id: str | None,
+        jobs: Sequence[JobSpec] = (),
     ) -> MemoryRecord:
-        """Insert ``new`` and mark ``old_id`` superseded by it, atomically."""
+        """Insert ``new``, mark ``old_id`` superseded by it and queue ``jobs``, atomically."""
         ...
 
     def set_vectors(self, memory_ids: Sequence[str], vectors: Sequence[Keys], model_id: str) -> int:
@@ -169,9 +174,9 @@ class Store(Protocol):
         """Session id and speaker of each ref, without fetching whole records."""
         ...
 
-    def vector_for_hash(self, index_hash: str, model_id: str, dim: int) -> Keys | None:
-        """The stored keys of an identical index text (MemoryRecord.index_hash), so equal
-        text is embedded once."""
+    def vector_for_hash(self, index_hash: str, model_id: str, dim: int, version: int = 1) -> Keys | None:
+        """The stored keys of an identical index text (MemoryRecord.index_hash) made by embed
+        stage ``version``, so equal text is embedded once."""
         ...
 
     def export(self, scope: Scope | None = None) -> Iterator[dict[str, Any]]:
@@ -182,8 +187,9 @@ class Store(Protocol):
         self,
         records: Sequence[MemoryRecord],
         events: Sequence[HistoryEvent],
-        vectors: Sequence[Keys] | None,
+        vectors: Sequence[Keys | None] | None,
         model_id: str | None,
+        jobs: Sequence[JobSpec] = (),
     ) -> int:
         """Load exported record versions and events atomically; returns versions written.
 
@@ -194,6 +200,54 @@ class Store(Protocol):
         elsewhere in the same import). New versions of a memory of the same scope
         are added after the current one, which stops being current.
         """
+        ...
+
+    # ---- the background pipeline's queue ---------------------------------------
+    # Jobs are rows of the store, written with the records they concern. A claim leases
+    # jobs to one worker under a fresh token; only the token's holder can complete or
+    # fail them, and a write of the memory in between re-queues its job (the old claim
+    # is then void). A job's row is deleted in the transaction that writes its output.
+
+    def enqueue(self, jobs: Sequence[JobSpec]) -> None:
+        """Queue jobs (a job already queued for the same stage and memory starts over)."""
+        ...
+
+    def claim(self, stages: Sequence[str], limit: int, *, worker: str, lease_s: float,
+              scope: Scope | None = None) -> builtins.list[Job]:
+        """Lease up to ``limit`` ready jobs of one of ``stages`` (pending and due, or running with
+        an expired lease), oldest first; a job that failed before is leased alone."""
+        ...
+
+    def complete(self, jobs: Sequence[Job], output: StageOutput, *, seconds: float) -> int:
+        """Write ``output`` for the jobs still held and delete them, atomically; returns how many."""
+        ...
+
+    def fail_jobs(self, jobs: Sequence[Job], error: str, *, max_attempts: int,
+                  backoff: Callable[[int], float]) -> int:
+        """Back to the queue after ``backoff(attempts)`` seconds, or 'failed' with ``error`` after
+        ``max_attempts``; returns how many failed for good."""
+        ...
+
+    def release(self, jobs: Sequence[Job]) -> None:
+        """Return held jobs to the queue; the attempt does not count."""
+        ...
+
+    def open_jobs(self, scope: Scope | None = None, stages: Sequence[str] | None = None,
+                  states: Sequence[JobState] = ("pending", "running")) -> int:
+        """How many jobs (of memories inside ``scope``) are in ``states``."""
+        ...
+
+    def queue_stats(self, scope: Scope | None = None) -> builtins.list[StageStats]: ...
+
+    def list_jobs(self, *, state: JobState | None = None, stage: str | None = None,
+                  limit: int = 100) -> builtins.list[JobInfo]: ...
+
+    def retry_jobs(self, *, stage: str | None = None, ids: Sequence[int] | None = None) -> int:
+        """Failed jobs back to pending with their attempts reset; returns how many."""
+        ...
+
+    def sibling(self) -> Store:
+        """A handle on the same database for another thread (a background worker); may be self."""
         ...
 
     def close(self) -> None: ...

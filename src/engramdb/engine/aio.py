@@ -10,6 +10,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Any, TypeVar
 
+from engramdb.core.jobs import FlushReport, JobInfo, QueueStatus
 from engramdb.core.models import Events, MemoryRecord, Records, ScopeSummary, SearchResult
 from engramdb.core.ports import Embedder, Store
 from engramdb.engine.memory import Memory
@@ -21,8 +22,9 @@ class AsyncMemory:
     """Same methods as :class:`Memory`, awaited; each call runs in a worker thread."""
 
     def __init__(self, path_or_url: str | Path | None = None, *, embedder: Embedder | str | None = None,
-                 store: Store | None = None, memory: Memory | None = None) -> None:
-        self.sync = memory if memory is not None else Memory(path_or_url, embedder=embedder, store=store)
+                 store: Store | None = None, memory: Memory | None = None, **options: Any) -> None:
+        """``options`` are Memory's (``background``, ``worker``, ``close_timeout``, ...)."""
+        self.sync = memory if memory is not None else Memory(path_or_url, embedder=embedder, store=store, **options)
 
     async def _run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         return await asyncio.to_thread(functools.partial(fn, *args, **kwargs))
@@ -71,6 +73,18 @@ class AsyncMemory:
 
     async def import_jsonl(self, lines: str | Iterable[str], **kwargs: Any) -> int:
         return await self._run(self.sync.import_jsonl, lines, **kwargs)
+
+    async def flush(self, timeout: float | None = None, **kwargs: Any) -> FlushReport:
+        return await self._run(self.sync.flush, timeout, **kwargs)
+
+    async def status(self, **kwargs: Any) -> QueueStatus:
+        return await self._run(self.sync.status, **kwargs)
+
+    async def jobs(self, **kwargs: Any) -> builtins.list[JobInfo]:
+        return await self._run(self.sync.jobs, **kwargs)
+
+    async def retry(self, **kwargs: Any) -> int:
+        return await self._run(self.sync.retry, **kwargs)
 
     async def close(self) -> None:
         await self._run(self.sync.close)

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import atexit
 import builtins
 import json
+import threading
+import weakref
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 from datetime import datetime
@@ -12,9 +15,9 @@ from types import TracebackType
 from typing import IO, Any
 
 from engramdb.core.bounds import INT64_MAX
-from engramdb.core.embedcheck import checked_matrix
 from engramdb.core.errors import ValidationError
 from engramdb.core.filters import Cond, Group, Node, parse_filters
+from engramdb.core.jobs import FlushReport, JobInfo, QueueStatus
 from engramdb.core.jsonl import numbered_lines
 from engramdb.core.models import (
     Events,
@@ -33,8 +36,10 @@ from engramdb.core.models import (
 from engramdb.core.ports import Embedder, Keys, ReadSpec, Store
 from engramdb.core.timeparse import parse_datetime
 from engramdb.engine.ingest import AddInput, Batch, build_records, clean_metadata, clean_text, drafts_from
-from engramdb.engine.keys import sentence_keys
 from engramdb.engine.limits import validate_record, validate_snapshot
+from engramdb.pipeline.embed import vectors_for
+from engramdb.pipeline.runner import Pipeline
+from engramdb.pipeline.worker import WorkerOptions
 from engramdb.retrieval.search import SearchParams
 from engramdb.retrieval.search import search as run_search
 
@@ -54,6 +59,13 @@ class Memory:
     ``create=False`` opens an existing database only (NotFoundError otherwise),
     so a mistyped path is an error rather than a new, empty file.
 
+    Writes are acknowledged once recorded: a new memory is durable and keyword-searchable
+    when ``add`` returns, and its vectors are made in the background (a worker thread
+    that the first write starts; ``engram worker`` processes may help). ``flush()``
+    waits for them; ``close()`` drains the queue for up to ``close_timeout`` seconds and
+    leaves the rest queued for the next worker. ``background=False`` embeds inside each
+    write instead (read-your-writes on semantic search, at the cost of the model's time).
+
     Two times: every memory has an *event time* (when it was said or was true:
     the message's timestamp) and *system times* (when engramdb learnt it, changed
     it, superseded it). Reads take ``valid_at`` (event time: only what had been
@@ -63,21 +75,37 @@ class Memory:
 
     def __init__(self, path_or_url: str | Path | None = None, *, embedder: Embedder | str | None = None,
                  store: Store | None = None, search_params: SearchParams | None = None,
-                 sentence_keys: bool = True, create: bool = True) -> None:
+                 sentence_keys: bool = True, create: bool = True, background: bool = True,
+                 worker: WorkerOptions | None = None, close_timeout: float = 10.0) -> None:
         from engramdb.registry import open_embedder, open_store
 
+        if close_timeout < 0:
+            raise ValidationError("close_timeout must be at least 0 seconds")
         self.store: Store = store if store is not None else open_store(path_or_url, must_exist=not create)
         self._embedder: Embedder | None = None if embedder is None or isinstance(embedder, str) else embedder
         self._embedder_spec = embedder if isinstance(embedder, str) else None
         self._open_embedder = open_embedder
+        self._embedder_lock = threading.Lock()
         self.search_params = search_params or SearchParams()
         self.sentence_keys = sentence_keys
+        self.close_timeout = close_timeout
+        self.pipeline = Pipeline(self.store, lambda: self.embedder, background=background,
+                                 with_keys=sentence_keys, options=worker)
+        # a process that exits without close() still drains like close() does
+        self._atexit = _close_at_exit(self)
+        atexit.register(self._atexit)
+
+    @property
+    def background(self) -> bool:
+        return self.pipeline.background
 
     @property
     def embedder(self) -> Embedder:
         """Loaded on first use, so reads that need no vectors never load a model."""
         if self._embedder is None:
-            self._embedder = self._open_embedder(self._embedder_spec)
+            with self._embedder_lock:  # the worker thread and a search may both ask first
+                if self._embedder is None:
+                    self._embedder = self._open_embedder(self._embedder_spec)
         return self._embedder
 
     # ---- writes -------------------------------------------------------------
@@ -87,20 +115,35 @@ class Memory:
             metadata: dict[str, Any] | None = None, kind: Kind | str | None = None,
             role: str | None = None, speaker: str | None = None,
             provenance: Sequence[str] = ()) -> Records:
-        """Store a text or messages; they are durable and searchable when this returns."""
+        """Store a text or messages; durable and keyword-searchable when this returns, found by
+        meaning once embedded (at once with ``background=False``; see :meth:`flush`)."""
         records = _records(messages, Scope(user_id, agent_id, session_id), kind=kind, timestamp=timestamp,
                            metadata=metadata, role=role, speaker=speaker, provenance=provenance)
-        self.store.add(records, self._vectors(records), self.embedder.model_id)
+        self._write(records)
         return records
+
+    def _write(self, records: Records) -> None:
+        if self.background:
+            self.store.add(records, None, None, self.pipeline.jobs_for(records))
+            self.pipeline.written()
+        else:
+            self.store.add(records, self._vectors(records), self.embedder.model_id)
 
     def add_many(self, batches: Sequence[Batch], *,
                  on_written: Callable[[Batch, Records], None] | None = None) -> int:
         """Bulk import: like one ``add`` per batch (one transaction each), but every batch is
         validated before anything is written, and texts are embedded in large length-sorted
-        groups across batches (several times faster than session-sized calls)."""
+        groups across batches (in the background, or here with ``background=False``)."""
         prepared = [(b, _records(b.messages, Scope(b.user_id, b.agent_id, b.session_id),
                                  metadata=b.metadata or None)) for b in batches]
         written = 0
+        if self.background:
+            for batch, recs in prepared:
+                self._write(recs)
+                written += len(recs)
+                if on_written is not None:
+                    on_written(batch, recs)
+            return written
         for start in range(0, len(prepared), BULK_GROUP):
             group = prepared[start:start + BULK_GROUP]
             flat = [r for _, recs in group for r in recs]
@@ -126,6 +169,10 @@ class Memory:
             old, content=text, content_hash=content_hash(text), updated_at=utcnow(),
             metadata=clean_metadata(metadata) if metadata is not None else old.metadata,
             event_time=parse_datetime(timestamp) if timestamp is not None else old.event_time))
+        if self.background:
+            out = self.store.replace(new, None, None, self.pipeline.jobs_for([new]))
+            self.pipeline.written()
+            return out
         return self.store.replace(new, self._vectors([new])[0], self.embedder.model_id)
 
     def supersede(self, memory_id: str, content: str, *, metadata: dict[str, Any] | None = None,
@@ -139,6 +186,10 @@ class Memory:
                             timestamp=parse_datetime(timestamp) if timestamp is not None else None,
                             metadata=clean_metadata(metadata), provenance=(memory_id,))[0]
         new = validate_record(new)
+        if self.background:
+            out = self.store.supersede(memory_id, old.scope, new, None, None, self.pipeline.jobs_for([new]))
+            self.pipeline.written()
+            return out
         return self.store.supersede(memory_id, old.scope, new, self._vectors([new])[0], self.embedder.model_id)
 
     def reindex(self, *, user_id: str | None = None, agent_id: str | None = None, session_id: str | None = None,
@@ -191,8 +242,16 @@ class Memory:
         """
         spec = self._spec(user_id, agent_id, session_id, filters, kinds, as_of, valid_at=valid_at)
         when = now if now is not None else valid_at
-        return run_search(self.store, self.embedder, query, spec, k=k, budget_tokens=budget_tokens,
-                          params=self.search_params, now=parse_datetime(when) if when is not None else None)
+        result = run_search(self.store, self.embedder, query, spec, k=k, budget_tokens=budget_tokens,
+                            params=self.search_params, now=parse_datetime(when) if when is not None else None)
+        waiting = self.pipeline.unembedded(spec.scope)
+        if not waiting:
+            return result
+        warnings = result.warnings
+        if not self.pipeline.worker_running:
+            warnings = (*warnings, f"{waiting} memories of this scope are not embedded yet, so only keyword "
+                        "search sees them; run `engram flush` (Memory.flush()) or an `engram worker`")
+        return replace(result, unembedded=waiting, warnings=warnings)
 
     def get(self, memory_id: str, *, user_id: str | None = None, agent_id: str | None = None,
             session_id: str | None = None) -> MemoryRecord:
@@ -241,7 +300,39 @@ class Memory:
         only (see core/jsonl.py). A line never changes a memory of another scope (the rules
         are in Store.restore). Returns the record versions written."""
         records, events = parse_export(lines, source)
+        if self.background:
+            n = self.store.restore(records, events, None, None, self.pipeline.jobs_for(records))
+            self.pipeline.written()
+            return n
         return self.store.restore(records, events, self._vectors(records), self.embedder.model_id)
+
+    # ---- the background pipeline -----------------------------------------------
+
+    def flush(self, timeout: float | None = None, *, user_id: str | None = None, agent_id: str | None = None,
+              session_id: str | None = None) -> FlushReport:
+        """Wait until every queued job (of a scope, if given) is done or has failed for good;
+        ``timeout`` (seconds) bounds the wait and the report says what is left."""
+        return self.pipeline.flush(_maybe_scope(user_id, agent_id, session_id), timeout)
+
+    def start(self) -> None:
+        """Start the background worker thread now (writes start it anyway): a long-running
+        process that only reads then still catches up on work queued by others."""
+        self.pipeline.start()
+
+    def status(self, *, user_id: str | None = None, agent_id: str | None = None,
+               session_id: str | None = None) -> QueueStatus:
+        """The queue per stage: pending, running and failed jobs, the oldest pending one, throughput."""
+        return self.pipeline.status(_maybe_scope(user_id, agent_id, session_id))
+
+    def jobs(self, *, state: str | None = None, stage: str | None = None, limit: int = 100) -> builtins.list[JobInfo]:
+        """Queued jobs, oldest first (``state="failed"`` lists the ones set aside, with their error)."""
+        if not isinstance(limit, int) or isinstance(limit, bool) or not 0 <= limit <= INT64_MAX:
+            raise ValidationError(f"limit must be an integer from 0 to {INT64_MAX}")
+        return self.pipeline.jobs(state, stage, limit)
+
+    def retry(self, *, stage: str | None = None, ids: Sequence[int] | None = None) -> int:
+        """Put failed jobs back in the queue (all, or of a stage, or these ids); returns how many."""
+        return self.pipeline.retry(stage, ids)
 
     # ---- plumbing -----------------------------------------------------------
 
@@ -260,37 +351,17 @@ class Memory:
         )
 
     def _vectors(self, records: Sequence[MemoryRecord]) -> Sequence[Keys]:
-        """Each record's keys (its whole text, then its sentences), reusing the stored keys of
-        identical text; everything new is embedded in one call."""
-        out: builtins.list[Keys | None] = []
-        todo: dict[str, builtins.list[int]] = {}
-        texts: dict[str, builtins.list[str]] = {}
-        dim = self.embedder.dim
-        for i, rec in enumerate(records):
-            keys = sentence_keys(rec.content) if self.sentence_keys else []
-            known = self.store.vector_for_hash(rec.index_hash, self.embedder.model_id, dim)
-            if known is not None and (known.shape[0] == 1 + len(keys) or not self.sentence_keys):
-                out.append(known[:1 + len(keys)])
-                continue
-            out.append(None)
-            todo.setdefault(rec.index_hash, []).append(i)
-            texts[rec.index_hash] = [rec.index_text, *keys]
-        if todo:
-            # one call: the embedder sorts by length and batches internally
-            flat = [t for h in todo for t in texts[h]]
-            vecs = checked_matrix(self.embedder.embed_documents(flat), len(flat), dim, self.embedder.model_id)
-            start = 0
-            for h, idx in todo.items():
-                end = start + len(texts[h])
-                for i in idx:
-                    out[i] = vecs[start:end]
-                start = end
-        done = [k for k in out if k is not None]
-        assert len(done) == len(records)  # every record was either known or embedded
-        return done
+        """Each record's keys, made here (inline writes, reindex); see pipeline/embed.py."""
+        return vectors_for(records, self.embedder, self.store, with_keys=self.sentence_keys)
 
     def close(self) -> None:
-        self.store.close()
+        """Drain the background queue for up to ``close_timeout`` seconds (what is left stays
+        queued, durable, for the next worker), then close the store."""
+        atexit.unregister(self._atexit)
+        try:
+            self.pipeline.close(self.close_timeout)
+        finally:
+            self.store.close()
 
     def __enter__(self) -> Memory:
         return self
@@ -357,3 +428,15 @@ def _event(item: dict[str, Any]) -> HistoryEvent:
     validate_snapshot(event.before, "event 'before'")
     validate_snapshot(event.after, "event 'after'")
     return event
+
+
+def _close_at_exit(memory: Memory) -> Callable[[], None]:
+    """An exit hook that closes ``memory`` if it is still alive, without keeping it alive."""
+    ref = weakref.ref(memory)
+
+    def hook() -> None:
+        alive = ref()
+        if alive is not None:
+            alive.close()
+
+    return hook

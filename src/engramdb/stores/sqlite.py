@@ -5,15 +5,17 @@ from __future__ import annotations
 import builtins
 import json
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 from engramdb.core.errors import ConflictError, NotFoundError, StoreError
 from engramdb.core.ids import new_id
-from engramdb.core.models import Action, Events, HistoryEvent, MemoryRecord, Records, Scope, ScopeSummary
+from engramdb.core.jobs import EMBED_VERSION, Job, JobInfo, JobSpec, JobState, StageOutput, StageStats
+from engramdb.core.models import Action, Events, HistoryEvent, MemoryRecord, Records, Scope, ScopeSummary, utcnow
 from engramdb.core.ports import Facets, Keys, ReadSpec, Scored, ScoredList, Vector
 from engramdb.stores import sqlite_erasure as erasure
+from engramdb.stores import sqlite_jobs as queue
 from engramdb.stores import sqlite_queries as queries
 from engramdb.stores import sqlite_scopes
 from engramdb.stores.sqlite_conn import Connection
@@ -25,7 +27,8 @@ from engramdb.stores.vector_index import from_blob, to_blob
 _INSERT = (
     "INSERT INTO memories (id, version, user_id, agent_id, session_id, kind, role, speaker, content, "
     "metadata, event_time, created_at, sys_from, sys_to, superseded_at, superseded_by, provenance, "
-    "content_hash, index_hash, embed_model, embedding) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+    "content_hash, index_hash, embed_model, embedding, embed_version, embed_seq) "
+    "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
 )
 
 
@@ -37,32 +40,47 @@ def _fts_query(terms: Sequence[str]) -> str:
 class SQLiteStore:
     """Implements :class:`engramdb.core.ports.Store` on one SQLite file."""
 
-    def __init__(self, path: str | Path) -> None:
-        self.conn = Connection(path)
-        self._vector_reads = VectorReads()
-
     # ---- writes -------------------------------------------------------------
 
-    def add(self, records: Sequence[MemoryRecord], vectors: Sequence[Keys] | None, model_id: str | None) -> None:
+    def __init__(self, path: str | Path) -> None:
+        self.path = path
+        self.conn = Connection(path)
+        self._vector_reads = VectorReads()
+        self.embed_version = EMBED_VERSION  # recorded with the vectors written inline (set_vectors, add)
+
+    def sibling(self) -> SQLiteStore:
+        """Another connection to the same file, for a worker thread: its writes never hold up
+        this connection's reads (WAL readers do not wait for writers)."""
+        if str(self.path) == ":memory:":
+            return self
+        return SQLiteStore(self.path)
+
+    def add(self, records: Sequence[MemoryRecord], vectors: Sequence[Keys | None] | None, model_id: str | None,
+            jobs: Sequence[JobSpec] = ()) -> None:
         with self.conn.write() as db:
+            seq = self._seq_for(db, vectors)
             for i, rec in enumerate(records):
                 vec = None if vectors is None else vectors[i]
-                self._insert(db, rec, None, vec, model_id)
+                self._insert(db, rec, None, vec, model_id, seq)
                 self._event(db, rec.id, Action.ADD, rec.created_at, None, rec.to_dict())
+            queue.enqueue(db, jobs, ts(utcnow()))
 
-    def replace(self, record: MemoryRecord, vector: Keys | None, model_id: str | None) -> MemoryRecord:
+    def replace(self, record: MemoryRecord, vector: Keys | None, model_id: str | None,
+                jobs: Sequence[JobSpec] = ()) -> MemoryRecord:
         with self.conn.write() as db:
             old = self._current(db, record.id, record.scope)
             new = _with_version(record, old.version + 1)
             t = ts(new.updated_at)
             db.execute("UPDATE memories SET sys_to = ? WHERE id = ? AND sys_to IS NULL", (t, record.id))
-            self._insert(db, new, None, vector, model_id)
+            self._insert(db, new, None, vector, model_id, self._seq_for(db, [vector]))
             self._event(db, new.id, Action.UPDATE, new.updated_at, old.to_dict(), new.to_dict())
+            queue.enqueue(db, jobs, t)
             self._bump(db)
             return new
 
     def supersede(
-        self, old_id: str, scope: Scope, new: MemoryRecord, vector: Keys | None, model_id: str | None
+        self, old_id: str, scope: Scope, new: MemoryRecord, vector: Keys | None, model_id: str | None,
+        jobs: Sequence[JobSpec] = (),
     ) -> MemoryRecord:
         with self.conn.write() as db:
             old = self._current(db, old_id, scope)
@@ -72,7 +90,8 @@ class SQLiteStore:
                 "WHERE id = ? AND sys_to IS NULL",
                 (t, t, new.id, old_id),
             )
-            self._insert(db, new, None, vector, model_id)
+            self._insert(db, new, None, vector, model_id, self._seq_for(db, [vector]))
+            queue.enqueue(db, jobs, t)
             after = {**old.to_dict(), "superseded_at": new.created_at.isoformat(), "superseded_by": new.id}
             self._event(db, old_id, Action.SUPERSEDE, new.created_at, old.to_dict(), after)
             self._event(db, new.id, Action.ADD, new.created_at, None, new.to_dict())
@@ -84,10 +103,12 @@ class SQLiteStore:
             raise StoreError("set_vectors needs one vector set per memory id")
         changed = 0
         with self.conn.write() as db:
+            seq = self._seq_for(db, vectors)
             for memory_id, keys in zip(memory_ids, vectors, strict=True):
                 changed += db.execute(
-                    "UPDATE memories SET embedding = ?, embed_model = ? WHERE id = ? AND sys_to IS NULL",
-                    (to_blob(keys), model_id, memory_id),
+                    "UPDATE memories SET embedding = ?, embed_model = ?, embed_version = ?, embed_seq = ? "
+                    "WHERE id = ? AND sys_to IS NULL",
+                    (to_blob(keys), model_id, self.embed_version, seq, memory_id),
                 ).rowcount
             self._bump(db)
         return changed
@@ -95,7 +116,9 @@ class SQLiteStore:
     def delete(self, memory_id: str, scope: Scope | None = None) -> None:
         with self.conn.write() as db:
             rec = self._latest(db, memory_id, scope)
-            erasure.erase(db, erasure.closure(db, [rec.id]))
+            gone = erasure.closure(db, [rec.id])
+            erasure.erase(db, gone)
+            queue.forget(db, gone)
             self._bump(db)
         self.conn.checkpoint()
 
@@ -105,6 +128,7 @@ class SQLiteStore:
             ids = [r[0] for r in db.execute(f"SELECT DISTINCT m.id FROM memories m WHERE {where}", params)]
             gone = erasure.closure(db, ids)
             erasure.erase(db, gone, untombed=scope)
+            queue.forget(db, gone)
             erasure.forget_tombstones(db, scope)
             self._bump(db)
         self.conn.checkpoint()
@@ -114,8 +138,9 @@ class SQLiteStore:
         self,
         records: Sequence[MemoryRecord],
         events: Sequence[HistoryEvent],
-        vectors: Sequence[Keys] | None,
+        vectors: Sequence[Keys | None] | None,
         model_id: str | None,
+        jobs: Sequence[JobSpec] = (),
     ) -> int:
         """See sqlite_restore.py for the rules; everything is checked before anything is written."""
         with self.conn.write() as db:
@@ -127,8 +152,12 @@ class SQLiteStore:
                     "superseded_by = coalesce(?, superseded_by) WHERE id = ? AND version = ? AND sys_to IS NULL",
                     (close.sys_to, close.superseded_at, close.superseded_by, close.memory_id, close.version),
                 )
+            seq = self._seq_for(db, vectors)
+            written = set()
             for i, rec, sys_to in plan.inserts:
-                self._insert(db, rec, sys_to, None if vectors is None else vectors[i], model_id)
+                self._insert(db, rec, sys_to, None if vectors is None else vectors[i], model_id, seq)
+                written.add(rec.id)
+            queue.enqueue(db, [j for j in jobs if j.memory_id in written], ts(utcnow()))
             db.executemany(
                 "INSERT INTO history (id, memory_id, action, at, before, after) VALUES (?,?,?,?,?,?)",
                 [(ev.id, ev.memory_id, ev.action.value, ts(ev.at), _json(ev.before), _json(ev.after))
@@ -243,12 +272,12 @@ class SQLiteStore:
             ).fetchall()
         return {int(r[0]): record_from_row(r) for r in rows}
 
-    def vector_for_hash(self, index_hash: str, model_id: str, dim: int) -> Keys | None:
+    def vector_for_hash(self, index_hash: str, model_id: str, dim: int, version: int = 1) -> Keys | None:
         with self.conn.read() as db:
             row = db.execute(
                 "SELECT embedding FROM memories WHERE index_hash = ? AND embed_model = ? "
-                "AND embedding IS NOT NULL LIMIT 1",
-                (index_hash, model_id),
+                "AND embedding IS NOT NULL AND coalesce(embed_version, 1) = ? LIMIT 1",
+                (index_hash, model_id, version),
             ).fetchone()
         keys = from_blob(row[0], dim) if row is not None else None
         return None if keys is None else keys.copy()
@@ -274,13 +303,59 @@ class SQLiteStore:
         for t in tombs:
             yield {"type": "event", **t.to_dict()}
 
+    # ---- the pipeline's queue (sqlite_jobs.py) ---------------------------------
+
+    def enqueue(self, jobs: Sequence[JobSpec]) -> None:
+        with self.conn.write() as db:
+            queue.enqueue(db, jobs, ts(utcnow()))
+
+    def claim(self, stages: Sequence[str], limit: int, *, worker: str, lease_s: float,
+              scope: Scope | None = None) -> builtins.list[Job]:
+        with self.conn.write() as db:
+            return queue.claim(db, stages, limit, worker=worker, lease_s=lease_s, now=ts(utcnow()), scope=scope)
+
+    def complete(self, jobs: Sequence[Job], output: StageOutput, *, seconds: float) -> int:
+        with self.conn.write() as db:
+            done, replaced = queue.complete(db, jobs, output, now=ts(utcnow()), seconds=seconds,
+                                            next_seq=lambda: _next_seq(db))
+            if replaced:
+                self._bump(db)  # rows the vector caches hold changed their vectors
+        return done
+
+    def fail_jobs(self, jobs: Sequence[Job], error: str, *, max_attempts: int,
+                  backoff: Callable[[int], float]) -> int:
+        with self.conn.write() as db:
+            return queue.fail(db, jobs, error, now=ts(utcnow()), max_attempts=max_attempts, backoff=backoff)
+
+    def release(self, jobs: Sequence[Job]) -> None:
+        with self.conn.write() as db:
+            queue.release(db, jobs)
+
+    def open_jobs(self, scope: Scope | None = None, stages: Sequence[str] | None = None,
+                  states: Sequence[JobState] = ("pending", "running")) -> int:
+        with self.conn.read() as db:
+            return queue.open_count(db, scope, stages, states)
+
+    def queue_stats(self, scope: Scope | None = None) -> builtins.list[StageStats]:
+        with self.conn.read() as db:
+            return queue.stats(db, scope, ts(utcnow()))
+
+    def list_jobs(self, *, state: JobState | None = None, stage: str | None = None,
+                  limit: int = 100) -> builtins.list[JobInfo]:
+        with self.conn.read() as db:
+            return queue.list_jobs(db, state, stage, limit)
+
+    def retry_jobs(self, *, stage: str | None = None, ids: Sequence[int] | None = None) -> int:
+        with self.conn.write() as db:
+            return queue.retry(db, stage, ids, ts(utcnow()))
+
     def close(self) -> None:
         self.conn.close()
 
     # ---- internals ----------------------------------------------------------
 
     def _insert(self, db: sqlite3.Connection, rec: MemoryRecord, sys_to: float | None,
-                vector: Keys | None, model_id: str | None) -> None:
+                vector: Keys | None, model_id: str | None, seq: int | None) -> None:
         s = rec.scope
         db.execute(_INSERT, (
             rec.id, rec.version, s.user_id, s.agent_id, s.session_id, rec.kind.value, rec.role, rec.speaker,
@@ -288,7 +363,14 @@ class SQLiteStore:
             ts(rec.updated_at), sys_to, ts(rec.superseded_at) if rec.superseded_at else None, rec.superseded_by,
             json.dumps(list(rec.provenance)), rec.content_hash, rec.index_hash,
             model_id if vector is not None else None, to_blob(vector) if vector is not None else None,
+            self.embed_version if vector is not None else None, seq if vector is not None else None,
         ))
+
+    def _seq_for(self, db: sqlite3.Connection, vectors: Sequence[Keys | None] | None) -> int | None:
+        """The embed sequence number of a write that stores vectors (one per transaction)."""
+        if vectors is None or all(v is None for v in vectors):
+            return None
+        return _next_seq(db)
 
     def _event(self, db: sqlite3.Connection, memory_id: str, action: Action, at: Any,
                before: dict[str, Any] | None, after: dict[str, Any] | None) -> None:
@@ -316,6 +398,10 @@ class SQLiteStore:
         if rec.superseded_at is not None:
             raise ConflictError(f"memory {memory_id} was superseded by {rec.superseded_by}; change that one")
         return rec
+
+
+def _next_seq(db: sqlite3.Connection) -> int:
+    return int(db.execute("UPDATE meta SET value = value + 1 WHERE key = 'embed_seq' RETURNING value").fetchone()[0])
 
 
 def _with_version(rec: MemoryRecord, version: int) -> MemoryRecord:

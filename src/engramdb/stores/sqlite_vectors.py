@@ -106,14 +106,19 @@ class VectorReads:
 
 
 def _append_rows(db: sqlite3.Connection, entry: ScopeMatrix, spec: ReadSpec, model_id: str, dim: int) -> None:
-    """Add the visible rows after the entry's last rowid, with each turn's place in its session."""
+    """Add the visible rows embedded after the entry's last embed_seq, with each turn's place in
+    its session. Nothing is read when no vector was written since (meta.embed_seq unchanged)."""
+    latest = int(db.execute("SELECT value FROM meta WHERE key = 'embed_seq'").fetchone()[0])
+    if latest <= entry.max_seq:
+        return
     where, params = visibility_clause(spec)
     # only the whole-text vector: a BLOB's sentence keys follow it (see Keys in core/ports.py)
     rows = db.execute(
         f"SELECT m.rowid, substr(m.embedding, 1, ?), m.kind, m.user_id, m.agent_id, m.session_id, "
         f"m.event_time, m.id FROM memories m "
-        f"WHERE {where} AND m.rowid > ? AND m.embed_model = ? ORDER BY m.rowid",
-        [4 * dim, *params, entry.max_rowid, model_id],
+        f"WHERE {where} AND m.embed_seq > ? AND m.embed_seq <= ? AND m.embed_model = ? ORDER BY m.embed_seq, m.rowid",
+        [4 * dim, *params, entry.max_seq, latest, model_id],
     ).fetchall()
     groups: list[Group] = [(r[3], r[4], r[5]) if r[2] == "turn" and r[5] is not None else None for r in rows]
-    entry.append([r[0] for r in rows], [r[1] for r in rows], dim, groups, [(float(r[6]), str(r[7])) for r in rows])
+    entry.append([r[0] for r in rows], [r[1] for r in rows], dim, groups,
+                 [(float(r[6]), str(r[7])) for r in rows], seq=latest)

@@ -37,7 +37,7 @@ class ScopeMatrix:
     """
 
     mutation_seq: int
-    max_rowid: int
+    max_seq: int  # the highest embed_seq among the rows (rows are appended in embed_seq order)
     rowids: npt.NDArray[np.int64]
     matrix: Matrix
     members: npt.NDArray[np.int64] = field(default_factory=lambda: np.empty((0, WINDOW_TURNS), np.int64))
@@ -45,15 +45,17 @@ class ScopeMatrix:
     sessions: dict[object, list[tuple[OrderKey, int]]] = field(default_factory=dict)
 
     def append(self, rowids: list[int], blobs: list[bytes], dim: int, groups: list[Group] | None = None,
-               order: list[OrderKey] | None = None) -> None:
-        """Add rows; ``order`` is each row's place in its session, (event_time, id)."""
+               order: list[OrderKey] | None = None, seq: int | None = None) -> None:
+        """Add rows; ``order`` is each row's place in its session, (event_time, id); ``seq`` the
+        embed sequence number the rows were read up to."""
+        if seq is not None:
+            self.max_seq = max(self.max_seq, seq)
         if not rowids:
             return
         new = np.frombuffer(b"".join(blobs), dtype=np.float32).reshape(len(blobs), dim)
         start = self.matrix.shape[0]
         self.matrix = np.vstack([self.matrix, new]) if self.matrix.size else new.copy()
         self.rowids = np.concatenate([self.rowids, np.asarray(rowids, dtype=np.int64)])
-        self.max_rowid = max(self.max_rowid, max(rowids))
         keys = order or [(float(start + i), "") for i in range(len(rowids))]
         self._add_windows(start, groups or [None] * len(rowids), keys)
 

@@ -1,0 +1,59 @@
+"""The background worker thread of a Memory.
+
+One thread, started on the first write (or by ``Memory.start``), runs a
+:class:`Worker` on its own store connection. ``stop(drain_s)`` lets it keep
+working until the queue is empty or ``drain_s`` has passed, lets the batch in
+hand finish, and joins it; what is left stays queued for the next worker.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+from engramdb.pipeline.worker import Worker
+
+log = logging.getLogger("engramdb.pipeline")
+
+
+class BackgroundWorker:
+    def __init__(self, worker: Worker) -> None:
+        self.worker = worker
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._drain_until: float | None = None
+        self._thread: threading.Thread | None = None
+        self.error: BaseException | None = None  # what stopped the thread, if it died
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def start(self) -> None:
+        if self._thread is not None:
+            return
+        self._thread = threading.Thread(target=self._main, name="engramdb-worker", daemon=True)
+        self._thread.start()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def stop(self, drain_s: float = 0.0) -> None:
+        """Stop after draining the queue for up to ``drain_s`` seconds; returns when the thread
+        has finished its current batch."""
+        if self._thread is None:
+            return
+        self._drain_until = time.monotonic() + max(0.0, drain_s)
+        self._stop.set()
+        self._wake.set()
+        self._thread.join()
+
+    def _main(self) -> None:
+        try:
+            self.worker.run_forever(self._stop, self._wake)
+            if self._drain_until is not None and time.monotonic() < self._drain_until:
+                self.worker.drain(deadline=self._drain_until, wait=False)
+        except BaseException as exc:  # the thread's boundary: kept and reported by status()
+            self.error = exc
+            log.error("the background worker stopped: %s: %s", type(exc).__name__, exc)

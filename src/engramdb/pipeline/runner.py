@@ -1,0 +1,139 @@
+"""The pipeline as a Memory sees it: which stages run, who runs them, flush and status."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Sequence
+
+from engramdb.core.errors import ValidationError
+from engramdb.core.jobs import (
+    EMBED_STAGE,
+    JOB_STATES,
+    FlushReport,
+    JobInfo,
+    JobSpec,
+    JobState,
+    QueueStatus,
+)
+from engramdb.core.models import MemoryRecord, Scope, utcnow
+from engramdb.core.ports import Embedder, Store
+from engramdb.pipeline.background import BackgroundWorker
+from engramdb.pipeline.embed import EmbedStage
+from engramdb.pipeline.stage import Stage
+from engramdb.pipeline.worker import Worker, WorkerOptions
+
+
+class Pipeline:
+    """Stages over one store, run by a background thread, by ``flush``, or by other processes."""
+
+    def __init__(self, store: Store, embedder: Callable[[], Embedder], *, background: bool,
+                 with_keys: bool, options: WorkerOptions | None = None) -> None:
+        self.store = store
+        self.background = background
+        self.options = options or WorkerOptions()
+        self._embedder = embedder
+        self._with_keys = with_keys
+        self._thread: BackgroundWorker | None = None
+        self._lock = threading.Lock()
+
+    def stages(self, store: Store) -> list[Stage]:
+        return [EmbedStage(self._embedder, store, with_keys=self._with_keys)]
+
+    @property
+    def stage_names(self) -> list[str]:
+        return [EMBED_STAGE]
+
+    def jobs_for(self, records: Sequence[MemoryRecord]) -> list[JobSpec]:
+        """The jobs a write queues: every stage for every record."""
+        return [JobSpec(stage, r.id) for r in records for stage in self.stage_names]
+
+    # ---- the background thread ----------------------------------------------
+
+    @property
+    def worker_running(self) -> bool:
+        return self._thread is not None and self._thread.running
+
+    def start(self) -> None:
+        """Start the background worker thread (idempotent); writes call this."""
+        with self._lock:
+            if self._thread is None:
+                own = self.store.sibling()
+                self._thread = BackgroundWorker(Worker(own, self.stages(own), self.options))
+                self._thread.start()
+        self._thread.wake()
+
+    def written(self) -> None:
+        """A write queued jobs: make sure a worker of this process is on them."""
+        if self.background:
+            self.start()
+
+    def close(self, drain_s: float) -> None:
+        """Stop the thread after draining for up to ``drain_s`` seconds; the rest stays queued."""
+        with self._lock:
+            thread, self._thread = self._thread, None
+        if thread is None:
+            return
+        try:
+            thread.stop(drain_s)
+        finally:
+            if thread.worker.store is not self.store:
+                thread.worker.store.close()
+
+    # ---- flush, status, jobs --------------------------------------------------
+
+    def flush(self, scope: Scope | None, timeout: float | None) -> FlushReport:
+        """Wait until no job (of ``scope``) is pending or running. With a background thread it
+        does the work; without one, this thread does. Jobs held by other processes' workers
+        are waited for."""
+        if timeout is not None and timeout < 0:
+            raise ValidationError("timeout must be at least 0 seconds")
+        started = time.monotonic()
+        deadline = None if timeout is None else started + timeout
+        before = self.store.open_jobs(scope)
+        failed_before = self.store.open_jobs(scope, states=("failed",))
+        if self.worker_running:
+            assert self._thread is not None
+            pause = 0.005
+            while self.store.open_jobs(scope):
+                if deadline is not None and time.monotonic() >= deadline:
+                    break
+                self._thread.wake()
+                time.sleep(pause)
+                pause = min(pause * 2, 0.1)
+        else:
+            Worker(self.store, self.stages(self.store), self.options).drain(scope, deadline=deadline)
+        remaining = self.store.open_jobs(scope)
+        failed = self.store.open_jobs(scope, states=("failed",)) - failed_before
+        return FlushReport(done=max(0, before - remaining - failed), failed=max(0, failed), remaining=remaining,
+                           seconds=time.monotonic() - started)
+
+    def status(self, scope: Scope | None) -> QueueStatus:
+        extra: dict[str, object] = {}
+        if self._thread is not None and self._thread.error is not None:
+            err = self._thread.error
+            extra["worker_error"] = f"{type(err).__name__}: {err}"
+        return QueueStatus(tuple(self.store.queue_stats(scope)), utcnow(), self.background, self.worker_running,
+                           extra)
+
+    def jobs(self, state: str | None, stage: str | None, limit: int) -> list[JobInfo]:
+        return self.store.list_jobs(state=_state(state), stage=stage, limit=limit)
+
+    def retry(self, stage: str | None, ids: Sequence[int] | None) -> int:
+        n = self.store.retry_jobs(stage=stage, ids=ids)
+        if n:
+            self.written()
+        return n
+
+    def unembedded(self, scope: Scope) -> int:
+        """Memories of ``scope`` whose vectors are still to come (pending, running or failed)."""
+        return self.store.open_jobs(scope, [EMBED_STAGE], JOB_STATES)
+
+
+def _state(value: str | None) -> JobState | None:
+    if value is None:
+        return None
+    for state in JOB_STATES:
+        if value == state:
+            return state
+    raise ValidationError(f"unknown job state {value!r}; use one of {', '.join(JOB_STATES)}")

@@ -1,0 +1,11 @@
+"""Turning a database file back into an older schema version, for migration tests."""
+
+from __future__ import annotations
+
+# Undo of migration 0005 (the pipeline's queue and the vector columns): run before the
+# undo of earlier migrations.
+UNDO_JOBS = """
+    DROP TABLE jobs; DROP TABLE job_log; DROP INDEX memories_embed_seq;
+    ALTER TABLE memories DROP COLUMN embed_version; ALTER TABLE memories DROP COLUMN embed_seq;
+    DELETE FROM meta WHERE key = 'embed_seq';
+"""
