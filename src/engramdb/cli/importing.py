@@ -30,11 +30,17 @@ SHOWN_SCOPES = 10  # the import summary names this many scopes; `engram scopes` 
 @scope_options
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="auto", show_default=True)
 @click.option("--limit", type=click.IntRange(1), default=None, help="Import only the first N sessions.")
+@click.option("--wait/--no-wait", default=True, show_default=True,
+              help="Wait until everything imported is embedded (--no-wait: leave it to `engram worker`).")
 def import_(path: Path, db: str | None, embedder: str | None, as_json: bool, user_id: str | None,
-            agent_id: str | None, session_id: str | None, fmt: str, limit: int | None) -> None:
-    """Import a conversation file. The whole file is checked before anything is written."""
+            agent_id: str | None, session_id: str | None, fmt: str, limit: int | None, wait: bool) -> None:
+    """Import a conversation file. The whole file is checked before anything is written; what is
+    written is keyword-searchable at once and found by meaning once embedded."""
+    from engramdb.cli.pipeline import check_report, flush_with_progress
+
     parsed = parse_file(path, fmt=fmt, user_id=user_id, agent_id=agent_id, session_id=session_id)
-    with Memory(db, embedder=embedder) as mem:
+    with Memory(db, embedder=embedder, close_timeout=0) as mem:
+        started = time.monotonic()
         if parsed.format == "export":
             written = mem.import_jsonl(parsed.export_lines, source=str(path))
             summary = {"format": "export", "records": written, "scopes": export_scopes(parsed.export_lines)}
@@ -42,10 +48,16 @@ def import_(path: Path, db: str | None, embedder: str | None, as_json: bool, use
             batches = parsed.batches[:limit] if limit else parsed.batches
             summary = {"format": parsed.format, "records": write_batches(mem, batches),
                        "sessions": len(batches), "scopes": batch_scopes(batches)}
+        summary["written_s"] = round(time.monotonic() - started, 3)
+        report = flush_with_progress(mem) if wait else None
+        summary["embedded_s"] = None if report is None else round(report.seconds, 3)
+        summary["queued"] = mem.pipeline.store.open_jobs()
     if want_json(as_json):
         emit_json([summary])
     else:
         print_summary(summary)
+    if report is not None:
+        check_report(report)
 
 
 def print_summary(summary: dict[str, Any]) -> None:
@@ -56,6 +68,9 @@ def print_summary(summary: dict[str, Any]) -> None:
         click.echo(f"  {_flags(s) or '(sessions only)'}: {s['memories']} memories, {s['sessions']} sessions")
     if len(found) > SHOWN_SCOPES:
         click.echo(f"  ... and {len(found) - SHOWN_SCOPES} more")
+    click.echo(f"written in {summary['written_s']:.2f} s (keyword-searchable); " + (
+        f"embedded in {summary['embedded_s']:.2f} s more" if summary.get("embedded_s") is not None else
+        f"{summary['queued']} jobs queued for embedding: `engram flush` or `engram worker`"))
     example = next((_flags(s) for s in found if _flags(s)), "--user USER")
     click.echo(f"search with: engram search QUESTION {example}   (engram scopes lists every scope)")
 

@@ -57,6 +57,11 @@ def add(text: str | None, db: str | None, embedder: str | None, as_json: bool, u
     with _open(db, embedder, create=True) as mem:
         records = mem.add(data or "", **_scope(user_id, agent_id, session_id), role=role, speaker=speaker, kind=kind,
                           timestamp=timestamp, metadata=meta)
+        # a one-shot process embeds what it wrote before it exits, as long as that is quick
+        left = mem.flush(timeout=mem.close_timeout).remaining
+    if left:
+        click.echo(f"engram: warning: {left} jobs are still queued (not yet found by meaning); "
+                   "`engram flush` or an `engram worker` finishes them", err=True)
     if quiet:
         click.echo("\n".join(r.id for r in records))
     elif want_json(as_json):
@@ -221,12 +226,15 @@ def _register_more() -> None:
     from engramdb.cli.bench import bench
     from engramdb.cli.demo import demo
     from engramdb.cli.importing import import_
+    from engramdb.cli.pipeline import flush, jobs, status, worker
     from engramdb.cli.scopes import scopes
 
     cli.add_command(import_)
     cli.add_command(scopes)
     cli.add_command(demo)
     cli.add_command(bench)
+    for command in (worker, flush, status, jobs):
+        cli.add_command(command)
 
 
 _register_more()

@@ -309,10 +309,11 @@ class Memory:
     # ---- the background pipeline -----------------------------------------------
 
     def flush(self, timeout: float | None = None, *, user_id: str | None = None, agent_id: str | None = None,
-              session_id: str | None = None) -> FlushReport:
+              session_id: str | None = None, on_progress: Callable[[int], None] | None = None) -> FlushReport:
         """Wait until every queued job (of a scope, if given) is done or has failed for good;
-        ``timeout`` (seconds) bounds the wait and the report says what is left."""
-        return self.pipeline.flush(_maybe_scope(user_id, agent_id, session_id), timeout)
+        ``timeout`` (seconds) bounds the wait and the report says what is left. ``on_progress``
+        is called now and then with the number of jobs still open."""
+        return self.pipeline.flush(_maybe_scope(user_id, agent_id, session_id), timeout, on_progress)
 
     def start(self) -> None:
         """Start the background worker thread now (writes start it anyway): a long-running

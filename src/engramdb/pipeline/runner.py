@@ -21,7 +21,7 @@ from engramdb.core.ports import Embedder, Store
 from engramdb.pipeline.background import BackgroundWorker
 from engramdb.pipeline.embed import EmbedStage
 from engramdb.pipeline.stage import Stage
-from engramdb.pipeline.worker import Worker, WorkerOptions
+from engramdb.pipeline.worker import BatchResult, Worker, WorkerOptions
 
 
 class Pipeline:
@@ -82,7 +82,8 @@ class Pipeline:
 
     # ---- flush, status, jobs --------------------------------------------------
 
-    def flush(self, scope: Scope | None, timeout: float | None) -> FlushReport:
+    def flush(self, scope: Scope | None, timeout: float | None,
+              on_progress: Callable[[int], None] | None = None) -> FlushReport:
         """Wait until no job (of ``scope``) is pending or running. With a background thread it
         does the work; without one, this thread does. Jobs held by other processes' workers
         are waited for."""
@@ -95,18 +96,28 @@ class Pipeline:
         if self.worker_running:
             assert self._thread is not None
             pause = 0.005
-            while self.store.open_jobs(scope):
+            while left := self.store.open_jobs(scope):
+                if on_progress is not None:
+                    on_progress(left)
                 if deadline is not None and time.monotonic() >= deadline:
                     break
                 self._thread.wake()
                 time.sleep(pause)
                 pause = min(pause * 2, 0.1)
         else:
-            Worker(self.store, self.stages(self.store), self.options).drain(scope, deadline=deadline)
+            report = None if on_progress is None else (lambda _: on_progress(self.store.open_jobs(scope)))
+            Worker(self.store, self.stages(self.store), self.options).drain(scope, deadline=deadline,
+                                                                            on_batch=report)
         remaining = self.store.open_jobs(scope)
         failed = self.store.open_jobs(scope, states=("failed",)) - failed_before
         return FlushReport(done=max(0, before - remaining - failed), failed=max(0, failed), remaining=remaining,
                            seconds=time.monotonic() - started)
+
+    def work(self, stop: threading.Event, *, options: WorkerOptions | None = None,
+             idle_exit_s: float | None = None, name: str | None = None) -> BatchResult:
+        """Be a worker in this thread until ``stop`` is set (``engram worker``)."""
+        worker = Worker(self.store, self.stages(self.store), options or self.options, name=name)
+        return worker.run_forever(stop, idle_exit_s=idle_exit_s)
 
     def status(self, scope: Scope | None) -> QueueStatus:
         extra: dict[str, object] = {}

@@ -14,7 +14,7 @@ import random
 import socket
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from engramdb.core.errors import ValidationError
@@ -97,7 +97,8 @@ class Worker:
         return BatchResult(claimed=len(jobs), failed=failed, retried=len(jobs) - failed)
 
     def drain(self, scope: Scope | None = None, *, deadline: float | None = None,
-              stop: threading.Event | None = None, wait: bool = True) -> BatchResult:
+              stop: threading.Event | None = None, wait: bool = True,
+              on_batch: Callable[[BatchResult], None] | None = None) -> BatchResult:
         """Run batches until no job (of ``scope``) is pending or running, the monotonic
         ``deadline`` passes, or ``stop`` is set. Jobs waiting for a retry, or held by another
         worker, are waited for; with ``wait=False`` it stops when nothing is ready."""
@@ -111,6 +112,8 @@ class Worker:
                                 total.failed + result.failed, total.retried + result.retried)
             if result.claimed:
                 pause = 0.01
+                if on_batch is not None:
+                    on_batch(result)
                 continue
             if not wait or not self.store.open_jobs(scope, list(self.stages)):
                 break
