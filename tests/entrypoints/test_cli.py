@@ -61,7 +61,9 @@ def test_export_import_roundtrip(env: dict[str, str], tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     other = {**env, "ENGRAM_DB": str(tmp_path / "other.db")}
     [summary] = run(other, "import", str(dump))
-    assert summary == {"format": "export", "records": 2,
+    timings = {key: summary.pop(key) for key in ("written_s", "embedded_s")}
+    assert all(isinstance(t, float) and t >= 0 for t in timings.values())
+    assert summary == {"format": "export", "records": 2, "queued": 0,
                        "scopes": [{"user_id": "u", "agent_id": None, "memories": 2, "sessions": 0}]}
     assert sorted(r["content"] for r in run(other, "list", "--user", "u")) == ["alpha memory", "beta memory"]
     first = dump.read_text()

@@ -68,9 +68,10 @@ def print_summary(summary: dict[str, Any]) -> None:
         click.echo(f"  {_flags(s) or '(sessions only)'}: {s['memories']} memories, {s['sessions']} sessions")
     if len(found) > SHOWN_SCOPES:
         click.echo(f"  ... and {len(found) - SHOWN_SCOPES} more")
-    click.echo(f"written in {summary['written_s']:.2f} s (keyword-searchable); " + (
-        f"embedded in {summary['embedded_s']:.2f} s more" if summary.get("embedded_s") is not None else
-        f"{summary['queued']} jobs queued for embedding: `engram flush` or `engram worker`"))
+    if "written_s" in summary:
+        click.echo(f"written in {summary['written_s']:.2f} s (keyword-searchable); " + (
+            f"embedded in {summary['embedded_s']:.2f} s more" if summary.get("embedded_s") is not None else
+            f"{summary['queued']} jobs queued for embedding: `engram flush` or `engram worker`"))
     example = next((_flags(s) for s in found if _flags(s)), "--user USER")
     click.echo(f"search with: engram search QUESTION {example}   (engram scopes lists every scope)")
 
