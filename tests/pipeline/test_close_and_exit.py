@@ -9,9 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
-from tests.support.pipeline import DIM, expected_keys, job_rows, stored_keys, subprocess_env
+from tests.support.pipeline import DIM, assert_embedded, job_rows, subprocess_env
 
 from engramdb import Memory
 
@@ -50,7 +49,7 @@ from engramdb import Memory
 from engramdb.engine.ingest import Batch
 from tests.support.pipeline import SlowEmbedder
 path, n = sys.argv[1], int(sys.argv[2])
-m = Memory(path, embedder=SlowEmbedder(0.02), close_timeout=0)
+m = Memory(path, embedder=SlowEmbedder(0.03), close_timeout=0)
 def text(i):
     return "Pimenta the cat sleeps on the radiator" if i == 77 else f"queued note {i} about lantern{i}"
 m.add_many([Batch([{"role": "user", "content": text(i)} for i in range(s, s + 50)], user_id="u", session_id=f"s{s}")
@@ -65,8 +64,9 @@ def test_close_timeout_zero_leaves_jobs_queued_search_warns_and_flush_finishes(t
     done = _script(WRITER, str(path), str(n))
     assert done.returncode == 0, done.stderr
     pending = len(job_rows(path))
-    # close() waited only for the batch its thread had in hand (at most one batch of 64)
-    assert n - 64 <= pending <= n, pending
+    # close() waited only for the batch its thread had in hand (a batch of 64 takes 2 s here;
+    # two, if the writes were slow enough to let it start a second one)
+    assert n - 2 * 64 <= pending <= n, pending
     assert all(r[3] == "pending" for r in job_rows(path))
 
     result, err = _search(path, "lantern7")
@@ -113,7 +113,4 @@ def test_a_script_that_exits_without_close_still_drains(tmp_path: Path, how: str
     with Memory(path, embedder=f"hash:{DIM}", background=False) as mem:
         records = mem.list(user_id="u", limit=200)
         assert len(records) == 100
-        for rec in records:
-            keys, model = stored_keys(path, rec.id)
-            assert model == f"hash-{DIM}"
-            np.testing.assert_allclose(keys, expected_keys(rec), atol=1e-6)
+    assert_embedded(path, records)

@@ -104,12 +104,12 @@ def test_a_failing_endpoint_fails_jobs_for_good_and_a_retry_recovers_them(endpoi
     path = tmp_path / f"{mode}.db"
     with Memory(path, embedder=_embedder(endpoint), worker=OPTIONS, close_timeout=5) as mem:
         [first] = mem.add("written while the endpoint was fine", user_id="u")
-        assert mem.flush(timeout=10).done == 1  # the adapter now knows its dimension: 64
+        assert mem.flush(timeout=10).remaining == 0  # the adapter now knows its dimension: 64
 
         _Endpoint.mode = mode
         records = [r for text in TEXTS for r in mem.add(text, user_id="u")]
-        report = mem.flush(timeout=20)
-        assert (report.failed, report.remaining) == (3, 0), report
+        # (a report counts what flush saw happen: the thread may be quicker than it looks)
+        assert mem.flush(timeout=20).remaining == 0
         # retried with backoff: a batch, then each job alone until its third attempt
         assert len(_Endpoint.calls) >= 1 + 1 + 3 * (OPTIONS.max_attempts - 1) - 2
 
@@ -127,7 +127,7 @@ def test_a_failing_endpoint_fails_jobs_for_good_and_a_retry_recovers_them(endpoi
         hit = mem.search("quince jam", user_id="u", k=1)
         assert hit.hits[0].record.id == records[1].id and hit.unembedded == 3
         assert mem.retry() == 3
-        assert mem.flush(timeout=20).done == 3
+        assert mem.flush(timeout=20).remaining == 0
         assert job_rows(path) == []
         for rec in records:
             keys, model = stored_keys(path, rec.id, 64)
@@ -179,7 +179,7 @@ def test_the_cli_shows_failed_jobs_and_retries_them(endpoint: str, tmp_path: Pat
     with Memory(path, embedder=_embedder(endpoint), worker=OPTIONS, close_timeout=0) as mem:
         _Endpoint.mode = "500"
         records = [r for text in TEXTS for r in mem.add(text, user_id="u")]
-        assert mem.flush(timeout=20).failed == 3
+        assert mem.flush(timeout=20).remaining == 0 and mem.status().failed == 3
     env = subprocess_env(ENGRAM_EMBEDDER_BASE_URL=endpoint, ENGRAM_EMBEDDER="openai:m")
 
     status = _engram("status", "--db", str(path), "--json", env=env)

@@ -8,16 +8,14 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import pytest
 from tests.support.pipeline import (
     DIM,
+    assert_embedded,
     assert_healthy,
-    expected_keys,
     job_rows,
     jobs_logged,
     logged_texts,
-    stored_keys,
     subprocess_env,
 )
 
@@ -72,8 +70,5 @@ def test_four_writers_and_four_workers_embed_everything_once(tmp_path: Path) -> 
     with Memory(path, embedder=f"hash:{DIM}", background=False) as mem:
         records = [r for u in ("user0", "user1") for r in mem.list(user_id=u, limit=n)]
     assert sorted(r.content for r in records) == sorted(expected)
-    for rec in records:
-        keys, model = stored_keys(path, rec.id)
-        assert model == f"hash-{DIM}" and keys is not None
-        np.testing.assert_allclose(keys, expected_keys(rec), atol=1e-6)
+    assert_embedded(path, records)
     assert_healthy(path)

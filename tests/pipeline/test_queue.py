@@ -18,6 +18,7 @@ from engramdb.core.errors import EmbedderError
 from engramdb.core.jobs import EMBED_STAGE, JobSpec, StageOutput
 from engramdb.core.models import MemoryRecord, content_hash, utcnow
 from engramdb.embedders.hashing import HashEmbedder
+from engramdb.engine.memory import _records
 from engramdb.pipeline.embed import EmbedStage
 from engramdb.pipeline.worker import Worker, WorkerOptions
 from engramdb.stores.sqlite import SQLiteStore
@@ -136,6 +137,19 @@ def test_an_update_while_the_job_runs_ends_with_vectors_of_the_new_content(store
     old = con.execute("SELECT embedding FROM memories WHERE id = ? AND sys_to IS NOT NULL", (records[2].id,))
     assert old.fetchall() == [(None,)]  # the old text's vectors were not written to any version
     con.close()
+
+
+def test_a_memory_superseded_before_its_job_ran_is_not_embedded_its_successor_is(store: SQLiteStore,
+                                                                                 path: Path) -> None:
+    [old] = queue(store, ["I live in Porto"])
+    [new] = _records("I moved to Lisbon", old.scope)
+    store.supersede(old.id, old.scope, new, None, None, [_job(new)])
+    assert Worker(store, [_stage(store)], WorkerOptions(batch=8)).drain().done == 2
+    assert job_rows(path) == [] and jobs_logged(path) == 2
+    con = sqlite3.connect(path)
+    assert con.execute("SELECT embedding FROM memories WHERE id = ?", (old.id,)).fetchall() == [(None,)]
+    con.close()
+    np.testing.assert_allclose(stored_keys(path, new.id)[0], expected_keys(new), atol=1e-6)
 
 
 def test_failures_back_off_then_fail_with_the_error_and_retry_starts_over(store: SQLiteStore,
@@ -291,7 +305,8 @@ def test_flush_of_a_scope_waits_for_that_scope_only(path: Path, thread: bool) ->
         if thread:
             mem.start()
         report = mem.flush(timeout=20, user_id="a")
-        assert (report.done, report.failed, report.remaining) == (4, 0, 0)
+        assert (report.failed, report.remaining) == (0, 0)
+        assert report.done == 4 or thread  # a thread may have done some before flush looked
         assert report.seconds < 10
         assert mem.store.open_jobs(a[0].scope) == 0
         if not thread:

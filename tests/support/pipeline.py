@@ -59,6 +59,24 @@ def stored_keys(path: Path | str, memory_id: str, dim: int = DIM) -> tuple[np.nd
     return np.frombuffer(blob, dtype=np.float32).reshape(-1, dim), model
 
 
+def assert_embedded(path: Path | str, records: Sequence[MemoryRecord], dim: int = DIM) -> None:
+    """Each record's current version holds exactly the keys the embed stage gives its text, made
+    by the hash embedder (one read for all of them)."""
+    con = sqlite3.connect(path)
+    try:
+        stored = {mid: (blob, model) for mid, blob, model in con.execute(
+            "SELECT id, embedding, embed_model FROM memories WHERE sys_to IS NULL")}
+    finally:
+        con.close()
+    emb = HashEmbedder(dim)
+    for rec in records:
+        blob, model = stored[rec.id]
+        assert model == emb.model_id and blob is not None, rec.id
+        want = expected_keys(rec, emb)
+        assert len(blob) == want.nbytes, (rec.id, len(blob), want.shape)
+        np.testing.assert_allclose(np.frombuffer(blob, dtype=np.float32).reshape(want.shape), want, atol=1e-6)
+
+
 def assert_healthy(path: Path | str) -> None:
     """SQLite's own check and both FTS5 indexes' checks pass (the FTS ones raise if not)."""
     con = sqlite3.connect(path)
