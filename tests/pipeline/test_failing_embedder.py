@@ -115,6 +115,7 @@ def test_a_failing_endpoint_fails_jobs_for_good_and_a_retry_recovers_them(endpoi
 
         state = mem.status()
         assert (state.failed, state.pending) == (3, 0) and state.stages[0].failed == 3
+        assert ERRORS[mode] in (state.stages[0].last_error or ""), state
         failed = mem.jobs(state="failed")
         assert sorted(j.memory_id for j in failed) == sorted(r.id for r in records)
         assert all(j.attempts == OPTIONS.max_attempts and ERRORS[mode] in (j.error or "") for j in failed), failed
@@ -187,6 +188,7 @@ def test_the_cli_shows_failed_jobs_and_retries_them(endpoint: str, tmp_path: Pat
     [line] = status.stdout.splitlines()
     data = json.loads(line)
     assert data["failed"] == 3 and data["pending"] == 0 and data["stages"][0]["failed"] == 3
+    assert "answered 500" in data["stages"][0]["last_error"]
 
     listed = _engram("jobs", "--db", str(path), "--state", "failed", "--json", env=env)
     assert listed.returncode == 0, listed.stderr

@@ -283,6 +283,7 @@ def test_queue_stats_count_states_and_the_oldest_pending_job(store: SQLiteStore)
     [sb] = store.queue_stats(b[0].scope)
     assert (sa.pending, sa.running, sa.failed) == (2, 1, 0)
     assert (sb.pending, sb.running, sb.failed) == (1, 0, 1)
+    assert every.last_error == sb.last_error == "boom" and sa.last_error is None
     assert sa.oldest_pending is not None and sb.oldest_pending is not None
     assert every.oldest_pending == sa.oldest_pending < sb.oldest_pending
     assert store.open_jobs(a[0].scope) == 3 and store.open_jobs(b[0].scope) == 1

@@ -140,6 +140,9 @@ def print_status(state: QueueStatus) -> None:
         click.echo("the queue is empty: every memory is embedded")
     elif data["failed"]:
         click.echo(f"{data['failed']} failed: `engram jobs --state failed` shows why, `engram jobs --retry` retries")
+        for s in state.stages:
+            if s.last_error:
+                click.echo(f"  {s.stage}, last error: {s.last_error[:200]}")
 
 
 @click.command()

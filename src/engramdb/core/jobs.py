@@ -93,6 +93,7 @@ class StageStats:
     done_last_minute: int = 0
     done_last_hour: int = 0
     busy_seconds_last_hour: float = 0.0  # time workers spent on this stage's batches
+    last_error: str | None = None  # the error of the newest failed job (all of them: list_jobs)
 
     @property
     def jobs_per_second(self) -> float | None:
@@ -106,7 +107,7 @@ class StageStats:
         return {"stage": self.stage, "pending": self.pending, "running": self.running, "failed": self.failed,
                 "oldest_pending": self.oldest_pending.isoformat() if self.oldest_pending else None,
                 "done_last_minute": self.done_last_minute, "done_last_hour": self.done_last_hour,
-                "jobs_per_second": None if rate is None else round(rate, 1)}
+                "jobs_per_second": None if rate is None else round(rate, 1), "last_error": self.last_error}
 
 
 @dataclass(frozen=True, slots=True)

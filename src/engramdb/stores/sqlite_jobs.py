@@ -174,6 +174,10 @@ def stats(db: sqlite3.Connection, scope: Scope | None, now: float) -> list[Stage
         counts.setdefault(stage, {})[state] = int(n)
         if state in ("pending", "running"):
             oldest[stage] = min(oldest.get(stage, first), first)
+    # SQLite takes a bare column from the row that max() picked: the newest failed job's error
+    errors = {stage: error for stage, error, _ in db.execute(
+        f"SELECT j.stage, j.error, max(j.id) FROM jobs j WHERE j.state = 'failed' AND {where} GROUP BY j.stage",
+        params)}
     log: dict[str, tuple[int, int, float]] = {}
     for stage, minute, hour, busy in db.execute(
             "SELECT stage, sum(CASE WHEN at >= ? THEN jobs ELSE 0 END), sum(jobs), sum(seconds) "
@@ -184,7 +188,8 @@ def stats(db: sqlite3.Connection, scope: Scope | None, now: float) -> list[Stage
         c = counts.get(stage, {})
         minute, hour, busy = log.get(stage, (0, 0, 0.0))
         out.append(StageStats(stage, c.get("pending", 0), c.get("running", 0), c.get("failed", 0),
-                              dt(oldest[stage]) if stage in oldest else None, minute, hour, busy))
+                              dt(oldest[stage]) if stage in oldest else None, minute, hour, busy,
+                              errors.get(stage)))
     return out
 
 
