@@ -152,7 +152,9 @@ def print_status(state: QueueStatus) -> None:
 @click.option("--retry", is_flag=True, help="Put the failed jobs (of --stage) back in the queue.")
 def jobs(db: str | None, as_json: bool, state: str | None, stage: str | None, limit: int, retry: bool) -> None:
     """List queued jobs (oldest first), or retry the failed ones."""
-    with Memory(db, create=False) as mem:
+    # background=False: a retry only queues the jobs again (as it says); a worker thread here
+    # would run them before this command could exit, for up to close_timeout
+    with Memory(db, create=False, background=False) as mem:
         if retry:
             if state not in (None, "failed"):
                 raise click.UsageError("--retry retries failed jobs; drop --state or use --state failed")

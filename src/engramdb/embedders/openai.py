@@ -79,8 +79,15 @@ class OpenAIEmbedder:
             return np.zeros((0, self._dim or 0), dtype=np.float32)
         parts = [self._request(list(texts[i:i + self.options.batch_size]))
                  for i in range(0, len(texts), self.options.batch_size)]
+        # the first answer fixes the dimension: an endpoint that later answers another width
+        # (a model swapped behind it, a broken proxy) must not get those vectors stored
+        dim = self._dim if self._dim is not None else int(parts[0].shape[1])
+        if any(p.shape[1] != dim for p in parts):
+            widths = sorted({int(p.shape[1]) for p in parts})
+            raise EmbedderError(f"embeddings endpoint {self.options.base_url} changed the dimension of its "
+                                f"vectors: {widths} after {dim}")
         out = np.vstack(parts).astype(np.float32)
-        self._dim = int(out.shape[1])
+        self._dim = dim
         norms = np.linalg.norm(out, axis=1, keepdims=True)
         norms[norms == 0] = 1.0
         result: Matrix = out / norms

@@ -55,13 +55,19 @@ class Pipeline:
         return self._thread is not None and self._thread.running
 
     def start(self) -> None:
-        """Start the background worker thread (idempotent); writes call this."""
+        """Start the background worker thread (idempotent); writes call this. A thread that died
+        (its error is logged, and shown by status until then) is replaced by a new one."""
         with self._lock:
+            if self._thread is not None and not self._thread.running:
+                dead, self._thread = self._thread, None
+                if dead.worker.store is not self.store:
+                    dead.worker.store.close()
             if self._thread is None:
                 own = self.store.sibling()
                 self._thread = BackgroundWorker(Worker(own, self.stages(own), self.options))
                 self._thread.start()
-        self._thread.wake()
+            thread = self._thread
+        thread.wake()
 
     def written(self) -> None:
         """A write queued jobs: make sure a worker of this process is on them."""
@@ -93,18 +99,18 @@ class Pipeline:
         deadline = None if timeout is None else started + timeout
         before = self.store.open_jobs(scope)
         failed_before = self.store.open_jobs(scope, states=("failed",))
-        if self.worker_running:
-            assert self._thread is not None
+        thread = self._thread
+        if thread is not None and thread.running:
             pause = 0.005
-            while left := self.store.open_jobs(scope):
+            while (left := self.store.open_jobs(scope)) and thread.running:
                 if on_progress is not None:
                     on_progress(left)
                 if deadline is not None and time.monotonic() >= deadline:
                     break
-                self._thread.wake()
+                thread.wake()
                 time.sleep(pause)
                 pause = min(pause * 2, 0.1)
-        else:
+        if thread is None or not thread.running:  # no thread, or it died while this waited for it
             report = None if on_progress is None else (lambda _: on_progress(self.store.open_jobs(scope)))
             Worker(self.store, self.stages(self.store), self.options).drain(scope, deadline=deadline,
                                                                             on_batch=report)

@@ -85,7 +85,13 @@ class Worker:
         except BaseException:
             self.store.release(jobs)  # interrupted, not failed: the jobs go back untried
             raise
-        done = self.store.complete(jobs, output, seconds=time.perf_counter() - started)
+        try:
+            done = self.store.complete(jobs, output, seconds=time.perf_counter() - started)
+        except BaseException:
+            # nothing was written (the store error stops this worker): the jobs go back now, not
+            # when their lease runs out, so that flush or another worker can do them
+            self.store.release(jobs)
+            raise
         return BatchResult(claimed=len(jobs), done=done)
 
     def _failed(self, jobs: Sequence[Job], exc: Exception) -> BatchResult:

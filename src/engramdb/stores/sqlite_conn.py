@@ -73,16 +73,22 @@ class Connection:
             try:
                 yield self.db
             except (sqlite3.Error, UnicodeEncodeError) as exc:
-                self.db.execute("ROLLBACK")
+                self._rollback()
                 raise self._translate(exc) from exc
             except BaseException:
-                self.db.execute("ROLLBACK")
+                self._rollback()
                 raise
             try:
                 self.db.execute("COMMIT")
             except sqlite3.Error as exc:
-                self.db.execute("ROLLBACK")
+                self._rollback()
                 raise StoreError(f"commit failed: {exc}") from exc
+
+    def _rollback(self) -> None:
+        # SQLite has already rolled back after some errors (SQLITE_FULL, SQLITE_IOERR, ...): a
+        # second ROLLBACK would raise "no transaction is active" in place of the real error
+        if self.db.in_transaction:
+            self.db.execute("ROLLBACK")
 
     @contextmanager
     def read(self) -> Iterator[sqlite3.Connection]:

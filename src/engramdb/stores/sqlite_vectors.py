@@ -112,12 +112,14 @@ def _append_rows(db: sqlite3.Connection, entry: ScopeMatrix, spec: ReadSpec, mod
     if latest <= entry.max_seq:
         return
     where, params = visibility_clause(spec)
-    # only the whole-text vector: a BLOB's sentence keys follow it (see Keys in core/ports.py)
+    # only the whole-text vector: a BLOB's sentence keys follow it (see Keys in core/ports.py);
+    # a BLOB that is not made of dim-wide rows is left out, as from_blob leaves it out of key reads
     rows = db.execute(
         f"SELECT m.rowid, substr(m.embedding, 1, ?), m.kind, m.user_id, m.agent_id, m.session_id, "
         f"m.event_time, m.id FROM memories m "
-        f"WHERE {where} AND m.embed_seq > ? AND m.embed_seq <= ? AND m.embed_model = ? ORDER BY m.embed_seq, m.rowid",
-        [4 * dim, *params, entry.max_seq, latest, model_id],
+        f"WHERE {where} AND m.embed_seq > ? AND m.embed_seq <= ? AND m.embed_model = ? "
+        f"AND length(m.embedding) % ? = 0 ORDER BY m.embed_seq, m.rowid",
+        [4 * dim, *params, entry.max_seq, latest, model_id, 4 * dim],
     ).fetchall()
     groups: list[Group] = [(r[3], r[4], r[5]) if r[2] == "turn" and r[5] is not None else None for r in rows]
     entry.append([r[0] for r in rows], [r[1] for r in rows], dim, groups,

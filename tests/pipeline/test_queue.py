@@ -1,0 +1,310 @@
+"""The job queue through the Store port, on a real SQLite file: leases, stale claims, retries,
+erasure, statistics, and Memory.flush of one scope."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+from tests.support.pipeline import DIM, expected_keys, job_rows, jobs_logged, queue, stored_keys
+
+from engramdb import Memory
+from engramdb.core.errors import EmbedderError
+from engramdb.core.jobs import EMBED_STAGE, JobSpec, StageOutput
+from engramdb.core.models import MemoryRecord, content_hash, utcnow
+from engramdb.embedders.hashing import HashEmbedder
+from engramdb.pipeline.embed import EmbedStage
+from engramdb.pipeline.worker import Worker, WorkerOptions
+from engramdb.stores.sqlite import SQLiteStore
+
+EMBEDDER = HashEmbedder(DIM)
+STAGES = [EMBED_STAGE]
+
+
+@pytest.fixture
+def path(tmp_path: Path) -> Path:
+    return tmp_path / "queue.db"
+
+
+@pytest.fixture
+def store(path: Path) -> Iterator[SQLiteStore]:
+    s = SQLiteStore(path)
+    yield s
+    s.close()
+
+
+def _stage(store: SQLiteStore) -> EmbedStage:
+    return EmbedStage(lambda: EMBEDDER, store)
+
+
+def _output(store: SQLiteStore, records: Sequence[MemoryRecord]) -> StageOutput:
+    return _stage(store).run(records)
+
+
+def _texts(n: int, prefix: str = "note") -> list[str]:
+    return [f"{prefix} number {i} about the {['garden', 'harbour', 'violin', 'glacier'][i % 4]}" for i in range(n)]
+
+
+def test_a_claim_leases_jobs_to_one_worker(store: SQLiteStore) -> None:
+    records = queue(store, _texts(10))
+    a = store.claim(STAGES, 4, worker="a", lease_s=60)
+    b = store.claim(STAGES, 4, worker="b", lease_s=60)
+    c = store.claim(STAGES, 4, worker="c", lease_s=60)
+    assert [len(a), len(b), len(c)] == [4, 4, 2]
+    assert store.claim(STAGES, 4, worker="d", lease_s=60) == []
+    ids = [j.memory_id for j in a + b + c]
+    assert sorted(ids) == sorted(r.id for r in records)  # every job once, oldest first within a claim
+    assert [j.memory_id for j in a] == [r.id for r in records[:4]]
+    assert len({j.token for j in a} | {j.token for j in b} | {j.token for j in c}) == 3
+    assert all(j.record is not None and j.record.id == j.memory_id and j.attempts == 1 for j in a + b + c)
+    assert store.open_jobs() == 10 and store.open_jobs(states=("running",)) == 10
+
+
+def test_an_expired_lease_makes_jobs_claimable_and_voids_the_old_claim(store: SQLiteStore, path: Path) -> None:
+    records = queue(store, _texts(3))
+    old = store.claim(STAGES, 10, worker="dead", lease_s=0.05)
+    assert len(old) == 3 and store.claim(STAGES, 10, worker="b", lease_s=60) == []
+    time.sleep(0.1)
+    # jobs that were tried (their worker may have died on them) come back one at a time
+    [taken] = store.claim(STAGES, 10, worker="b", lease_s=60)
+    assert taken.memory_id == records[0].id and taken.attempts == 2 and taken.token != old[0].token
+    # the first worker wakes up: it completes what is still its own, not the job taken over
+    assert store.complete(old, _output(store, [j.record for j in old if j.record]), seconds=0.01) == 2
+    assert [r[2] for r in job_rows(path)] == [records[0].id]
+    assert stored_keys(path, records[0].id)[0] is None  # the stale claim wrote nothing for it
+    assert store.complete([taken], _output(store, [taken.record] if taken.record else []), seconds=0.01) == 1
+    assert job_rows(path) == [] and jobs_logged(path) == 3
+    for rec in records:
+        keys, model = stored_keys(path, rec.id)
+        assert model == EMBEDDER.model_id
+        np.testing.assert_allclose(keys, expected_keys(rec), atol=1e-6)
+
+
+def test_an_update_voids_the_claim_and_its_new_job_embeds_the_new_text(store: SQLiteStore, path: Path) -> None:
+    [rec] = queue(store, ["the boat is painted blue"])
+    [job] = store.claim(STAGES, 10, worker="a", lease_s=60)
+    output = _output(store, [job.record] if job.record else [])  # embedded from the old text
+    new = store.replace(_changed(rec, "the boat is painted bright red"), None, None, [_job(rec)])
+    assert store.complete([job], output, seconds=0.01) == 0  # stale token: nothing written, nothing deleted
+    assert stored_keys(path, rec.id)[0] is None
+    assert [(r[2], r[3], r[4]) for r in job_rows(path)] == [(rec.id, "pending", 0)]
+    result = Worker(store, [_stage(store)], WorkerOptions(batch=8)).drain()
+    assert result.done == 1 and job_rows(path) == []
+    keys, _ = stored_keys(path, rec.id)
+    np.testing.assert_allclose(keys, expected_keys(new), atol=1e-6)
+    assert not np.allclose(keys[0], expected_keys(rec)[0])
+
+
+class _UpdatedMidBatch:
+    """The embed stage, while another writer (its own connection) updates a memory of the batch."""
+
+    def __init__(self, store: SQLiteStore, path: Path, target: MemoryRecord, content: str) -> None:
+        self.inner = _stage(store)
+        self.name, self.version = self.inner.name, self.inner.version
+        self.path, self.target, self.content = path, target, content
+        self.new: MemoryRecord | None = None
+
+    def run(self, records: Sequence[MemoryRecord]) -> StageOutput:
+        output = self.inner.run(records)
+        if self.new is None:
+            other = SQLiteStore(self.path)
+            try:
+                self.new = other.replace(_changed(self.target, self.content), None, None, [_job(self.target)])
+            finally:
+                other.close()
+        return output
+
+
+def test_an_update_while_the_job_runs_ends_with_vectors_of_the_new_content(store: SQLiteStore,
+                                                                           path: Path) -> None:
+    records = queue(store, _texts(5))
+    stage = _UpdatedMidBatch(store, path, records[2], "an entirely different text about penguins")
+    result = Worker(store, [stage], WorkerOptions(batch=8)).drain()
+    # five claimed in the first batch, one of them void (4 done), then the update's job
+    assert (result.claimed, result.done) == (6, 5)
+    assert stage.new is not None and job_rows(path) == []
+    for rec in [*records[:2], stage.new, *records[3:]]:
+        keys, model = stored_keys(path, rec.id)
+        assert model == EMBEDDER.model_id
+        np.testing.assert_allclose(keys, expected_keys(rec), atol=1e-6)
+    con = sqlite3.connect(path)
+    old = con.execute("SELECT embedding FROM memories WHERE id = ? AND sys_to IS NOT NULL", (records[2].id,))
+    assert old.fetchall() == [(None,)]  # the old text's vectors were not written to any version
+    con.close()
+
+
+def test_failures_back_off_then_fail_with_the_error_and_retry_starts_over(store: SQLiteStore,
+                                                                         path: Path) -> None:
+    [rec] = queue(store, ["a record the embedder chokes on"])
+    for attempt in (1, 2):
+        [job] = store.claim(STAGES, 10, worker="a", lease_s=60)
+        assert job.attempts == attempt
+        assert store.fail_jobs([job], f"boom {attempt}", max_attempts=3, backoff=lambda n: 0.15 * n) == 0
+        [(_, _, _, state, attempts, error)] = job_rows(path)
+        assert (state, attempts, error) == ("pending", attempt, f"boom {attempt}")
+        assert store.claim(STAGES, 10, worker="a", lease_s=60) == []  # backing off
+        assert store.open_jobs() == 1  # still open: flush waits for it
+        time.sleep(0.15 * attempt + 0.02)
+    [job] = store.claim(STAGES, 10, worker="a", lease_s=60)
+    assert store.fail_jobs([job], "boom 3", max_attempts=3, backoff=lambda n: 0.01) == 1
+    [(jid, _, mid, state, attempts, error)] = job_rows(path)
+    assert (mid, state, attempts, error) == (rec.id, "failed", 3, "boom 3")
+    time.sleep(0.02)
+    assert store.claim(STAGES, 10, worker="a", lease_s=60) == []
+    assert store.open_jobs() == 0 and store.open_jobs(states=("failed",)) == 1
+    [info] = store.list_jobs(state="failed")
+    assert (info.id, info.memory_id, info.error, info.attempts) == (jid, rec.id, "boom 3", 3)
+
+    assert store.retry_jobs(stage="other") == 0
+    assert store.retry_jobs(ids=[jid]) == 1
+    assert [(r[3], r[4], r[5]) for r in job_rows(path)] == [("pending", 0, None)]
+    assert store.retry_jobs() == 0  # nothing failed any more
+    [job] = store.claim(STAGES, 10, worker="a", lease_s=60)
+    assert job.attempts == 1
+    assert store.complete([job], _output(store, [rec]), seconds=0.01) == 1
+
+
+class _Poisoned:
+    """The embed stage, failing any batch that holds the poisoned text."""
+
+    def __init__(self, store: SQLiteStore) -> None:
+        self.inner = _stage(store)
+        self.name, self.version = self.inner.name, self.inner.version
+        self.batches: list[int] = []
+
+    def run(self, records: Sequence[MemoryRecord]) -> StageOutput:
+        self.batches.append(len(records))
+        if any("poison" in r.content for r in records):
+            raise EmbedderError("the endpoint rejects this text")
+        return self.inner.run(records)
+
+
+def test_a_failed_batch_is_retried_one_job_at_a_time(store: SQLiteStore, path: Path) -> None:
+    texts = _texts(6)
+    texts[3] = "a poison pill of a text"
+    records = queue(store, texts)
+    stage = _Poisoned(store)
+    opts = WorkerOptions(batch=6, max_attempts=2, backoff_s=0.01, backoff_max_s=0.02)
+    result = Worker(store, [stage], opts).drain()
+    # the batch of 6 fails; then each job alone: 5 pass, the poison fails again and is set aside
+    assert stage.batches[0] == 6 and stage.batches[1:] == [1] * 6
+    assert (result.done, result.failed) == (5, 1)
+    [(_, _, mid, state, attempts, error)] = job_rows(path)
+    assert (mid, state, attempts) == (records[3].id, "failed", 2)
+    assert error == "EmbedderError: the endpoint rejects this text"
+    for rec in records:
+        keys, _ = stored_keys(path, rec.id)
+        assert (keys is None) == (rec is records[3])
+    # jobs queued later are not held up by the failed one, and go out as one batch again
+    more = queue(store, _texts(3, "later"))
+    assert [j.memory_id for j in store.claim(STAGES, 10, worker="a", lease_s=60)] == [r.id for r in more]
+
+
+def test_release_gives_jobs_back_without_counting_an_attempt(store: SQLiteStore, path: Path) -> None:
+    queue(store, _texts(4))
+    jobs = store.claim(STAGES, 4, worker="a", lease_s=60)
+    store.release(jobs)
+    assert [(r[3], r[4]) for r in job_rows(path)] == [("pending", 0)] * 4
+    again = store.claim(STAGES, 4, worker="b", lease_s=60)
+    assert len(again) == 4 and all(j.attempts == 1 for j in again)  # untried: still one batch
+    store.release(jobs)  # the first claim is void: releasing it changes nothing
+    assert [(r[3], r[4]) for r in job_rows(path)] == [("running", 1)] * 4
+
+
+class _Interrupted:
+    name, version = EMBED_STAGE, 1
+
+    def run(self, records: Sequence[MemoryRecord]) -> StageOutput:
+        raise KeyboardInterrupt
+
+
+def test_an_interrupted_worker_releases_its_batch(store: SQLiteStore, path: Path) -> None:
+    queue(store, _texts(3))
+    with pytest.raises(KeyboardInterrupt):
+        Worker(store, [_Interrupted()]).run_batch()
+    assert [(r[3], r[4]) for r in job_rows(path)] == [("pending", 0)] * 3
+
+
+def test_delete_and_delete_scope_remove_the_jobs_of_what_they_erase(store: SQLiteStore, path: Path) -> None:
+    kept = queue(store, _texts(2, "kept"), user_id="keep")
+    gone = queue(store, _texts(3, "gone"), user_id="gone")
+    doomed = queue(store, ["delete me please"], user_id="one")
+    [claimed] = store.claim(STAGES, 1, worker="a", lease_s=60, scope=doomed[0].scope)
+    # a failed job is erased too
+    [bad] = store.claim(STAGES, 1, worker="a", lease_s=60, scope=gone[0].scope)
+    store.fail_jobs([bad], "boom", max_attempts=1, backoff=lambda n: 0.0)
+
+    store.delete(doomed[0].id)
+    assert store.complete([claimed], _output(store, doomed), seconds=0.01) == 0  # its worker comes back late
+    store.delete_scope(gone[0].scope)
+    rows = job_rows(path)
+    assert sorted(r[2] for r in rows) == sorted(r.id for r in kept)
+    con = sqlite3.connect(path)
+    for rec in [*doomed, *gone]:
+        assert con.execute("SELECT count(*) FROM memories WHERE id = ?", (rec.id,)).fetchone() == (0,)
+    con.close()
+    # nothing of the erased scope's ids is left in the file, job rows included (secure_delete)
+    store.close()
+    raw = b"".join(p.read_bytes() for p in path.parent.glob(path.name + "*"))
+    for rec in gone:
+        assert rec.id.encode() not in raw
+
+
+def test_queue_stats_count_states_and_the_oldest_pending_job(store: SQLiteStore) -> None:
+    a = queue(store, _texts(3, "a"), user_id="a")
+    time.sleep(0.01)
+    b = queue(store, _texts(2, "b"), user_id="b")
+    [running] = store.claim(STAGES, 1, worker="w", lease_s=60, scope=a[0].scope)
+    [failed] = store.claim(STAGES, 1, worker="w", lease_s=60, scope=b[0].scope)
+    store.fail_jobs([failed], "boom", max_attempts=1, backoff=lambda n: 0.0)
+
+    [every] = store.queue_stats()
+    assert (every.stage, every.pending, every.running, every.failed) == (EMBED_STAGE, 3, 1, 1)
+    [sa] = store.queue_stats(a[0].scope)
+    [sb] = store.queue_stats(b[0].scope)
+    assert (sa.pending, sa.running, sa.failed) == (2, 1, 0)
+    assert (sb.pending, sb.running, sb.failed) == (1, 0, 1)
+    assert sa.oldest_pending is not None and sb.oldest_pending is not None
+    assert every.oldest_pending == sa.oldest_pending < sb.oldest_pending
+    assert store.open_jobs(a[0].scope) == 3 and store.open_jobs(b[0].scope) == 1
+    assert store.open_jobs(b[0].scope, states=("failed",)) == 1
+
+    assert store.complete([running], _output(store, [running.record] if running.record else []),
+                          seconds=0.5) == 1
+    [after] = store.queue_stats()
+    assert (after.pending, after.running, after.failed) == (3, 0, 1)
+    assert after.done_last_minute == after.done_last_hour == 1 and after.jobs_per_second == pytest.approx(2.0)
+
+
+@pytest.mark.parametrize("thread", [False, True], ids=["flush-works", "thread-works"])
+def test_flush_of_a_scope_waits_for_that_scope_only(path: Path, thread: bool) -> None:
+    with Memory(path, embedder="hash:64", close_timeout=0) as mem:
+        a = queue(mem.store, _texts(4, "a"), user_id="a")
+        b = queue(mem.store, _texts(3, "b"), user_id="b")
+        stuck = queue(mem.store, ["held by a worker that died"], user_id="c")
+        mem.store.claim(STAGES, 1, worker="dead", lease_s=60, scope=stuck[0].scope)
+        if thread:
+            mem.start()
+        report = mem.flush(timeout=20, user_id="a")
+        assert (report.done, report.failed, report.remaining) == (4, 0, 0)
+        assert report.seconds < 10
+        assert mem.store.open_jobs(a[0].scope) == 0
+        if not thread:
+            assert mem.store.open_jobs(b[0].scope) == 3  # nobody worked on b
+        started = time.monotonic()
+        left = mem.flush(timeout=0.3, user_id="c")
+        assert left.remaining == 1 and left.done == 0 and time.monotonic() - started < 5
+        assert mem.flush(timeout=20, user_id="b").remaining == 0
+
+
+def _changed(rec: MemoryRecord, content: str) -> MemoryRecord:
+    return replace(rec, content=content, content_hash=content_hash(content), updated_at=utcnow())
+
+
+def _job(rec: MemoryRecord) -> JobSpec:
+    return JobSpec(EMBED_STAGE, rec.id)
