@@ -128,7 +128,8 @@ def test_a_failing_endpoint_fails_jobs_for_good_and_a_retry_recovers_them(endpoi
         hit = mem.search("quince jam", user_id="u", k=1)
         assert hit.hits[0].record.id == records[1].id and hit.unembedded == 3
         assert mem.retry() == 3
-        assert mem.flush(timeout=20).remaining == 0
+        report = mem.flush(timeout=20)  # the thread may finish some before flush counts them
+        assert report.done <= 3 and (report.failed, report.remaining) == (0, 0)
         assert job_rows(path) == []
         for rec in records:
             keys, model = stored_keys(path, rec.id, 64)

@@ -306,8 +306,8 @@ def test_flush_of_a_scope_waits_for_that_scope_only(path: Path, thread: bool) ->
         if thread:
             mem.start()
         report = mem.flush(timeout=20, user_id="a")
-        assert (report.failed, report.remaining) == (0, 0)
-        assert report.done == 4 or thread  # a thread may have done some before flush looked
+        # a running thread may finish jobs before flush counts them: done is exact only without one
+        assert (report.failed, report.remaining) == (0, 0) and (report.done == 4 or (thread and report.done <= 4))
         assert report.seconds < 10
         assert mem.store.open_jobs(a[0].scope) == 0
         if not thread:

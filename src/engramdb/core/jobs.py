@@ -138,8 +138,9 @@ class QueueStatus:
 
 @dataclass(frozen=True, slots=True)
 class FlushReport:
-    """What ``Memory.flush`` did: jobs it saw done, jobs that failed for good, jobs left
-    (only after a timeout), and how long it took."""
+    """What ``Memory.flush`` did: jobs it saw done (open when it looked first and done when it
+    returned; a background thread may finish some before flush looks), jobs that failed for
+    good, jobs left (only after a timeout), and how long it took."""
 
     done: int
     failed: int

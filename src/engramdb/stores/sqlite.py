@@ -5,13 +5,13 @@ from __future__ import annotations
 import builtins
 import json
 import sqlite3
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 from engramdb.core.errors import ConflictError, NotFoundError, StoreError
 from engramdb.core.ids import new_id
-from engramdb.core.jobs import EMBED_VERSION, Job, JobInfo, JobSpec, JobState, StageOutput, StageStats
+from engramdb.core.jobs import EMBED_VERSION, JobSpec
 from engramdb.core.models import Action, Events, HistoryEvent, MemoryRecord, Records, Scope, ScopeSummary, utcnow
 from engramdb.core.ports import Facets, Keys, ReadSpec, Scored, ScoredList, Vector
 from engramdb.stores import sqlite_erasure as erasure
@@ -19,6 +19,7 @@ from engramdb.stores import sqlite_jobs as queue
 from engramdb.stores import sqlite_queries as queries
 from engramdb.stores import sqlite_scopes
 from engramdb.stores.sqlite_conn import Connection
+from engramdb.stores.sqlite_queue import QueueMethods, next_seq
 from engramdb.stores.sqlite_restore import plan_restore
 from engramdb.stores.sqlite_sql import COLUMNS, dt, record_from_row, scope_clause, ts, visibility_clause
 from engramdb.stores.sqlite_vectors import VectorReads
@@ -37,7 +38,7 @@ def _fts_query(terms: Sequence[str]) -> str:
     return " OR ".join('"' + t.replace('"', '""') + '"' for t in terms)
 
 
-class SQLiteStore:
+class SQLiteStore(QueueMethods):
     """Implements :class:`engramdb.core.ports.Store` on one SQLite file."""
 
     # ---- writes -------------------------------------------------------------
@@ -303,52 +304,6 @@ class SQLiteStore:
         for t in tombs:
             yield {"type": "event", **t.to_dict()}
 
-    # ---- the pipeline's queue (sqlite_jobs.py) ---------------------------------
-
-    def enqueue(self, jobs: Sequence[JobSpec]) -> None:
-        with self.conn.write() as db:
-            queue.enqueue(db, jobs, ts(utcnow()))
-
-    def claim(self, stages: Sequence[str], limit: int, *, worker: str, lease_s: float,
-              scope: Scope | None = None) -> builtins.list[Job]:
-        with self.conn.write() as db:
-            return queue.claim(db, stages, limit, worker=worker, lease_s=lease_s, now=ts(utcnow()), scope=scope)
-
-    def complete(self, jobs: Sequence[Job], output: StageOutput, *, seconds: float) -> int:
-        with self.conn.write() as db:
-            done, replaced = queue.complete(db, jobs, output, now=ts(utcnow()), seconds=seconds,
-                                            next_seq=lambda: _next_seq(db))
-            if replaced:
-                self._bump(db)  # rows the vector caches hold changed their vectors
-        return done
-
-    def fail_jobs(self, jobs: Sequence[Job], error: str, *, max_attempts: int,
-                  backoff: Callable[[int], float]) -> int:
-        with self.conn.write() as db:
-            return queue.fail(db, jobs, error, now=ts(utcnow()), max_attempts=max_attempts, backoff=backoff)
-
-    def release(self, jobs: Sequence[Job]) -> None:
-        with self.conn.write() as db:
-            queue.release(db, jobs)
-
-    def open_jobs(self, scope: Scope | None = None, stages: Sequence[str] | None = None,
-                  states: Sequence[JobState] = ("pending", "running")) -> int:
-        with self.conn.read() as db:
-            return queue.open_count(db, scope, stages, states)
-
-    def queue_stats(self, scope: Scope | None = None) -> builtins.list[StageStats]:
-        with self.conn.read() as db:
-            return queue.stats(db, scope, ts(utcnow()))
-
-    def list_jobs(self, *, state: JobState | None = None, stage: str | None = None,
-                  limit: int = 100) -> builtins.list[JobInfo]:
-        with self.conn.read() as db:
-            return queue.list_jobs(db, state, stage, limit)
-
-    def retry_jobs(self, *, stage: str | None = None, ids: Sequence[int] | None = None) -> int:
-        with self.conn.write() as db:
-            return queue.retry(db, stage, ids, ts(utcnow()))
-
     def close(self) -> None:
         self.conn.close()
 
@@ -370,7 +325,7 @@ class SQLiteStore:
         """The embed sequence number of a write that stores vectors (one per transaction)."""
         if vectors is None or all(v is None for v in vectors):
             return None
-        return _next_seq(db)
+        return next_seq(db)
 
     def _event(self, db: sqlite3.Connection, memory_id: str, action: Action, at: Any,
                before: dict[str, Any] | None, after: dict[str, Any] | None) -> None:
@@ -398,10 +353,6 @@ class SQLiteStore:
         if rec.superseded_at is not None:
             raise ConflictError(f"memory {memory_id} was superseded by {rec.superseded_by}; change that one")
         return rec
-
-
-def _next_seq(db: sqlite3.Connection) -> int:
-    return int(db.execute("UPDATE meta SET value = value + 1 WHERE key = 'embed_seq' RETURNING value").fetchone()[0])
 
 
 def _with_version(rec: MemoryRecord, version: int) -> MemoryRecord:
