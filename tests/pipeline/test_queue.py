@@ -324,3 +324,16 @@ def _changed(rec: MemoryRecord, content: str) -> MemoryRecord:
 
 def _job(rec: MemoryRecord) -> JobSpec:
     return JobSpec(EMBED_STAGE, rec.id)
+
+
+def test_a_job_whose_workers_keep_dying_is_set_aside(store: SQLiteStore) -> None:
+    [rec] = queue(store, ["this text kills its worker"], user_id="u")
+    opts = WorkerOptions(max_attempts=3, lease_s=0.01)
+    for _ in range(opts.max_attempts):  # three workers claim it and die before they finish
+        assert store.claim(STAGES, 1, worker="doomed", lease_s=0.01)
+        time.sleep(0.02)
+    result = Worker(store, [_stage(store)], opts).run_batch()
+    assert (result.claimed, result.done, result.failed) == (1, 0, 1)
+    [job] = store.list_jobs(state="failed")
+    assert job.memory_id == rec.id and job.error is not None and "died 3 times" in job.error
+    assert stored_keys(store.path, rec.id, DIM) == (None, None)  # it was not run a fourth time

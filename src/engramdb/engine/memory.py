@@ -250,7 +250,8 @@ class Memory:
         warnings = result.warnings
         if not self.pipeline.worker_running:
             warnings = (*warnings, f"{waiting} memories of this scope are not embedded yet, so only keyword "
-                        "search sees them; run `engram flush` (Memory.flush()) or an `engram worker`")
+                        "search sees them; run `engram flush` (Memory.flush()) or an `engram worker` (failed jobs: "
+                        "`engram jobs --retry`)")
         return replace(result, unembedded=waiting, warnings=warnings)
 
     def get(self, memory_id: str, *, user_id: str | None = None, agent_id: str | None = None,

@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from engramdb.core.errors import ValidationError
+from engramdb.core.errors import EngramError, ValidationError
 from engramdb.core.jobs import Job
 from engramdb.core.models import Scope
 from engramdb.core.ports import Store
@@ -52,6 +52,12 @@ class WorkerOptions:
         return base * (0.75 + random.random() / 2)
 
 
+class WorkerDied(EngramError):
+    """A job's claims kept expiring: the workers that held it died (killed, crashed)."""
+
+    code = "worker_died"
+
+
 @dataclass(frozen=True, slots=True)
 class BatchResult:
     claimed: int = 0
@@ -76,6 +82,11 @@ class Worker:
         jobs = self.store.claim(list(self.stages), opts.batch, worker=self.name, lease_s=opts.lease_s, scope=scope)
         if not jobs:
             return BatchResult()
+        if jobs[0].attempts > opts.max_attempts:
+            # only a claim taken over from dead workers gets here (a failure by exception stops at
+            # max_attempts): a record that kills its worker (out of memory, a crash) is set aside
+            # instead of killing workers forever
+            return self._failed(jobs, WorkerDied(f"its worker died {jobs[0].attempts - 1} times while running it"))
         stage = self.stages[jobs[0].stage]
         started = time.perf_counter()
         try:
