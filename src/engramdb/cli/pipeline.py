@@ -69,6 +69,9 @@ def flush(db: str | None, embedder: str | None, as_json: bool, user_id: str | No
     found by meaning too. Exits 1 if jobs failed or are left after --timeout."""
     with Memory(db, embedder=embedder, create=False) as mem:
         report = flush_with_progress(mem, timeout=timeout, user_id=user_id, agent_id=agent_id, session_id=session_id)
+        # jobs that had failed before this flush count too: their memories are not embedded
+        failed = mem.status(user_id=user_id, agent_id=agent_id, session_id=session_id).failed
+        report = FlushReport(report.done, max(report.failed, failed), report.remaining, report.seconds)
     if want_json(as_json):
         emit_json([report.to_dict()])
     else:
