@@ -47,7 +47,8 @@ def open_store(path_or_url: str | Path | None, *, must_exist: bool = False) -> S
     return SQLiteStore(target)
 
 
-def open_embedder(spec: str | None = None) -> Embedder:
+def open_embedder(spec: str | None = None, *, threads: int | None = None) -> Embedder:
+    """``threads`` bounds a local model's compute threads (the background worker uses 1)."""
     spec = spec or os.environ.get(ENV_EMBEDDER) or "local"
     name, _, arg = spec.partition(":")
     if name == "hash":
@@ -60,7 +61,7 @@ def open_embedder(spec: str | None = None) -> Embedder:
     if name == "local":
         from engramdb.embedders.local import LocalEmbedder
 
-        return LocalEmbedder.load(arg or None)
+        return LocalEmbedder.load(arg or None, threads=threads)
     if name == "openai":
         from engramdb.embedders.openai import OpenAIEmbedder, OpenAIEmbedderOptions
 

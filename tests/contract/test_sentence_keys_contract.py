@@ -95,13 +95,15 @@ def test_keys_respect_scope_and_filters(memory_factory):
 def test_identical_text_reuses_stored_keys(memory_factory):
     m = memory_factory()
     calls: list[int] = []
-    embed = m.embedder.embed_documents
+    # the background worker embeds with an instance of its own (one compute thread)
+    writer = m._worker_embedder() if m.background else m.embedder
+    embed = writer.embed_documents
 
     def counting(texts):
         calls.append(len(texts))
         return embed(texts)
 
-    m.embedder.embed_documents = counting  # type: ignore[method-assign]
+    writer.embed_documents = counting  # type: ignore[method-assign]
     m.add(LONG, user_id="u")
     m.add(LONG, user_id="v")
     assert calls == [1 + len(sentence_keys(LONG))]

@@ -87,14 +87,14 @@ class LocalEmbedder:
         self._inputs = {i.name for i in self._session.get_inputs()}
 
     @classmethod
-    def load(cls, name: str | None = None) -> LocalEmbedder:
+    def load(cls, name: str | None = None, *, threads: int | None = None) -> LocalEmbedder:
         from engramdb.embedders import catalog  # noqa: F401  (registers the packaged models)
 
         key = name or DEFAULT_MODEL
         if key not in MODELS:
             raise ConfigError(f"unknown local model {key!r}; known: {', '.join(sorted(MODELS))}")
         spec = MODELS[key]
-        return cls(spec, _locate(spec.package, spec.onnx), _locate(spec.package, spec.tokenizer))
+        return cls(spec, _locate(spec.package, spec.onnx), _locate(spec.package, spec.tokenizer), threads)
 
     @property
     def model_id(self) -> str:

@@ -43,6 +43,7 @@ from engramdb.pipeline.worker import WorkerOptions
 from engramdb.retrieval.search import SearchParams
 from engramdb.retrieval.search import search as run_search
 
+WORKER_THREADS = 1  # compute threads of the background worker's embedder
 BULK_GROUP = 64  # batches (sessions) embedded together by add_many
 REINDEX_BATCH = 256
 TimeLike = datetime | str | int | float
@@ -84,13 +85,15 @@ class Memory:
         self.store: Store = store if store is not None else open_store(path_or_url, must_exist=not create)
         self._embedder: Embedder | None = None if embedder is None or isinstance(embedder, str) else embedder
         self._embedder_spec = embedder if isinstance(embedder, str) else None
+        self._embedder_given = self._embedder is not None
         self._open_embedder = open_embedder
         self._embedder_lock = threading.Lock()
         self.search_params = search_params or SearchParams()
         self.sentence_keys = sentence_keys
         self.close_timeout = close_timeout
-        self.pipeline = Pipeline(self.store, lambda: self.embedder, background=background,
+        self.pipeline = Pipeline(self.store, self._worker_embedder, background=background,
                                  with_keys=sentence_keys, options=worker)
+        self._for_worker: Embedder | None = None
         # a process that exits without close() still drains like close() does
         self._atexit = _close_at_exit(self)
         atexit.register(self._atexit)
@@ -107,6 +110,18 @@ class Memory:
                 if self._embedder is None:
                     self._embedder = self._open_embedder(self._embedder_spec)
         return self._embedder
+
+    def _worker_embedder(self) -> Embedder:
+        """What the background worker embeds with: an embedder given as an object is shared;
+        one named by a spec (the default) gets a second instance bounded to one compute thread,
+        which runs in the worker's own low-priority thread, so searches keep the other core and
+        their query embedding never queues behind a batch (measured in BENCHMARKS.md)."""
+        if self._embedder_given:
+            return self.embedder
+        with self._embedder_lock:
+            if self._for_worker is None:
+                self._for_worker = self._open_embedder(self._embedder_spec, threads=WORKER_THREADS)
+        return self._for_worker
 
     # ---- writes -------------------------------------------------------------
 

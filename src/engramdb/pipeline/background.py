@@ -9,12 +9,29 @@ hand finish, and joins it; what is left stays queued for the next worker.
 from __future__ import annotations
 
 import logging
+import os
+import sys
 import threading
 import time
 
 from engramdb.pipeline.worker import Worker
 
 log = logging.getLogger("engramdb.pipeline")
+
+WORKER_NICE = 10  # how much lower the worker thread runs than the process (Linux: per thread)
+
+
+def _lower_priority() -> None:
+    """Searches come first: on Linux a thread has its own nice value, so the worker (and the
+    embedding it runs in this thread: a one-thread onnxruntime session computes in the caller)
+    yields the CPU to the searching threads whenever they want it."""
+    if not sys.platform.startswith("linux"):
+        return
+    tid = threading.get_native_id()
+    try:
+        os.setpriority(os.PRIO_PROCESS, tid, min(19, os.getpriority(os.PRIO_PROCESS, tid) + WORKER_NICE))
+    except OSError as exc:  # a sandbox may refuse it; the worker then runs at the process's priority
+        log.info("could not lower the worker thread's priority: %s", exc)
 
 
 class BackgroundWorker:
@@ -50,6 +67,7 @@ class BackgroundWorker:
         self._thread.join()
 
     def _main(self) -> None:
+        _lower_priority()
         try:
             self.worker.run_forever(self._stop, self._wake)
             if self._drain_until is not None and time.monotonic() < self._drain_until:
