@@ -48,7 +48,7 @@ def test_perf_smoke(tmp_path: Path) -> None:
     assert lme["turns"] > 0 and lme["vectors"] > lme["turns"]
     for run in rounds["catch_up_shared"]:
         assert run["scope"] == "conv-43"
-        assert run["during"]["n"] == run["idle"]["n"]  # the same queries, timed twice
+        assert run["idle"]["n"] == min(run["during"]["n"], 2 * run["questions"])  # the same queries, timed again
         if run["during"]["n"]:
             _percentiles(run["during"], run["during"]["n"])
     _percentiles(data["search"]["3000"], 5)
