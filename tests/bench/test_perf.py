@@ -44,6 +44,9 @@ def test_perf_smoke(tmp_path: Path) -> None:
         assert run["vectors"] > run["turns"]  # whole text plus sentence keys
         assert 0 < run["acknowledged_s"] <= run["searchable_s"]
         assert run["acknowledged_turns_per_s"] >= run["embed_turns_per_s"] > 0
+    for name in ("model_only_locomo", "model_only_longmemeval"):
+        alone = rounds[name][0]
+        assert alone["turns"] > 0 and alone["vectors"] > alone["turns"] and alone["turns_per_s"] > 0
     lme = rounds["import_longmemeval"][0]
     assert lme["turns"] > 0 and lme["vectors"] > lme["turns"]
     for run in rounds["catch_up_shared"]:

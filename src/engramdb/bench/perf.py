@@ -10,6 +10,8 @@ measures, on new SQLite files:
 - the LoCoMo dev file and a LongMemEval dev subset through ``Memory.add_many`` (the path of
   ``engram import``): acknowledged turns/s, then the flush until everything is
   vector-searchable (embedding catch-up turns/s and vectors/s);
+- the embedder alone on the first turns of each file (what the catch-up could reach on this
+  machine at that moment);
 - search latency in one LoCoMo conversation while the worker catches up on the import,
   against the same queries once idle (perf_search.py);
 
@@ -37,13 +39,14 @@ from engramdb.bench.common import machine, write_json
 from engramdb.bench.longmemeval_data import load as load_longmemeval
 from engramdb.bench.perf_search import search_big_scope, search_during_catch_up
 from engramdb.bench.perf_table import print_table
-from engramdb.bench.perf_write import add_latency, import_run
+from engramdb.bench.perf_write import add_latency, import_run, model_only
 from engramdb.core.ports import Embedder, Keys
 from engramdb.formats.base import Batch, load_json
 from engramdb.formats.detect import parse_file
 from engramdb.registry import open_embedder
 
 THREADS_ENV = "ENGRAM_EMBED_THREADS"
+MODEL_ONLY_TURNS = {"locomo": 500, "longmemeval": 150}  # the embedder alone, next to each import (~10-20 s)
 
 
 def run_perf(locomo: Path, *, embedder: str | None, sizes: list[int], single_adds: int, queries: int,
@@ -76,10 +79,12 @@ def run_perf(locomo: Path, *, embedder: str | None, sizes: list[int], single_add
             _round.keep("add_inline", add_latency(model, _texts(batches), single_adds, _round.db("addin"),
                                                   background=False))
             console.print(f"round {r + 1}/{repeats}: imports ...")
+            _round.keep("model_only_locomo", model_only(model, batches, MODEL_ONLY_TURNS["locomo"]))
             got, keys = import_run(model, batches, _round.db("locomo"), keep_keys=not stored)
             stored = stored or keys
             _round.keep("import_locomo", got)
             if lme:
+                _round.keep("model_only_longmemeval", model_only(model, lme, MODEL_ONLY_TURNS["longmemeval"]))
                 _round.keep("import_longmemeval", import_run(model, lme, _round.db("lme"))[0])
             console.print(f"round {r + 1}/{repeats}: search while catching up ({user}) ...")
             _round.keep("catch_up_shared", search_during_catch_up(model, batches, user, questions,

@@ -31,6 +31,10 @@ def print_table(result: dict[str, Any]) -> None:
                       *_pair(imp["embed_turns_per_s"], imp["embed_vectors_per_s"], high=True, fmt="{:,.0f}"))
         table.add_row("  fully vector-searchable after, s", *_one(imp["searchable_s"]))
         table.add_row("  worker busy: turns/s", *_one(imp.get("worker_turns_per_s", {}), True))
+        alone = s.get(name.replace("import_", "model_only_"))
+        if alone:
+            table.add_row("  the embedder alone (first turns), turns/s / vectors/s",
+                          *_pair(alone["turns_per_s"], alone["vectors_per_s"], high=True, fmt="{:,.0f}"))
     for name, runs in result["rounds"].items():
         if name.startswith("catch_up_"):
             c = s[name]

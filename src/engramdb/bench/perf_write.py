@@ -16,9 +16,13 @@ from typing import Any
 
 from engramdb.bench.common import percentiles
 from engramdb.core.jobs import EMBED_STAGE, EMBED_VERSION
+from engramdb.core.models import Kind, MemoryRecord, Scope
 from engramdb.core.ports import Embedder, Keys
+from engramdb.engine.ingest import build_records, drafts_from
+from engramdb.engine.keys import sentence_keys
 from engramdb.engine.memory import Memory
 from engramdb.formats.base import Batch
+from engramdb.pipeline.worker import WorkerOptions
 
 WARMUP_ADDS = 20  # adds (and a flush) before the timed ones: first statements, first worker batch
 
@@ -88,3 +92,26 @@ def stored_keys(mem: Memory, users: Sequence[str]) -> list[tuple[str, Keys]]:
                 raise RuntimeError(f"memory {rec.id} has no vectors after the flush")
             out.append((rec.content, keys))
     return out
+
+
+def model_only(embedder: Embedder, batches: Sequence[Batch], turns: int) -> dict[str, Any]:
+    """The embedder alone on the first ``turns`` turns: the texts the embed stage gives it (whole
+    index text, then sentence keys), ``embed_documents`` per claim-sized group of turns. The
+    ceiling of the catch-up on this machine at this moment, measured next to it."""
+    records: list[MemoryRecord] = []
+    for b in batches:
+        if len(records) >= turns:
+            break
+        records += build_records(drafts_from(b.messages, role=None, speaker=None),
+                                 scope=Scope(b.user_id, b.agent_id, b.session_id), kind=Kind.TURN, timestamp=None,
+                                 metadata={})
+    records = records[:turns]
+    group = WorkerOptions().batch
+    vectors = 0
+    t0 = time.perf_counter()
+    for start in range(0, len(records), group):
+        texts = [t for r in records[start:start + group] for t in (r.index_text, *sentence_keys(r.content))]
+        vectors += len(embedder.embed_documents(texts))
+    secs = time.perf_counter() - t0
+    return {"turns": len(records), "vectors": vectors, "seconds": round(secs, 3),
+            "turns_per_s": round(len(records) / secs, 1), "vectors_per_s": round(vectors / secs, 1)}
