@@ -19,6 +19,7 @@ def print_table(result: dict[str, Any]) -> None:
                         ("add() one message, inline (background=False)", "add_inline")):
         add = s[name]
         table.add_row(f"{label}, p50 / p95 ms", *_pair(add["p50_ms"], add["p95_ms"]))
+        table.add_row("  its thread's CPU time, p50 / p95 ms", *_pair(add["cpu_p50_ms"], add["cpu_p95_ms"]))
     table.add_row("  flush after the background adds, s", *_one(s["add_background"]["flush_s"]))
     table.add_row("  inline / background p50", *_one(s["add_speedup_p50"], high=True, fmt="{:.1f}x"))
     for label, name in (("LoCoMo dev", "import_locomo"), ("LongMemEval dev subset", "import_longmemeval")):

@@ -30,23 +30,28 @@ WARMUP_ADDS = 20  # adds (and a flush) before the timed ones: first statements, 
 def add_latency(embedder: Embedder, texts: Sequence[str], n: int, path: Path, *, background: bool) -> dict[str, Any]:
     """``n`` single-message adds of unique texts, each timed until ``add`` returns (acknowledged).
     In background mode the worker thread embeds while the adds go on, as it would in use;
-    ``flush_s`` is how long the flush after the last add then waited for it."""
+    ``flush_s`` is how long the flush after the last add then waited for it. ``cpu_*``: the
+    calling thread's CPU time per add; on a loaded machine, wall time well above it is time
+    the thread waited (for a core, the GIL, the write lock), not work."""
     with Memory(path, embedder=embedder, background=background) as mem:
         for i in range(WARMUP_ADDS):
             mem.add([{"role": "user", "content": f"{texts[i % len(texts)]} (warm-up {i})"}], user_id="perf-warm")
         mem.flush()
-        lat = []
+        lat, cpu = [], []
         for i in range(n):
             text = f"{texts[i % len(texts)]} (message {i})"  # unique: nothing reused by content hash
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.thread_time()
             mem.add([{"role": "user", "content": text}], user_id="perf")
             lat.append((time.perf_counter() - t0) * 1000)
+            cpu.append((time.thread_time() - c0) * 1000)
         t0 = time.perf_counter()
         report = mem.flush()
         flush_s = time.perf_counter() - t0
     if report.failed or report.remaining:
         raise RuntimeError(f"flush after the adds left {report.remaining} jobs, {report.failed} failed")
-    return {**percentiles(lat), "adds_s": round(sum(lat) / 1000, 3), "flush_s": round(flush_s, 3)}
+    cpu_p = percentiles(cpu)
+    return {**percentiles(lat), "cpu_p50_ms": cpu_p["p50_ms"], "cpu_p95_ms": cpu_p["p95_ms"],
+            "adds_s": round(sum(lat) / 1000, 3), "flush_s": round(flush_s, 3)}
 
 
 def import_run(embedder: Embedder, batches: Sequence[Batch], path: Path,
