@@ -28,21 +28,37 @@ def bench() -> None:
 @click.argument("locomo", type=click.Path(exists=True, dir_okay=False, path_type=Path),
                 default=DEFAULT_DATA / "locomo" / "locomo_dev.json")
 @click.option("--embedder", envvar="ENGRAM_EMBEDDER", default=None)
-@click.option("--sizes", default="10000,100000", show_default=True, help="Scope sizes for search latency.")
-@click.option("--adds", type=click.IntRange(1), default=200, show_default=True, help="Single-message adds.")
-@click.option("--queries", type=click.IntRange(1), default=200, show_default=True)
+@click.option("--repeats", type=click.IntRange(1), default=3, show_default=True,
+              help="Rounds of the add, import and catch-up measures (the summary: min / median / max).")
+@click.option("--adds", type=click.IntRange(1), default=200, show_default=True, help="Single-message adds per mode.")
+@click.option("--lme", "longmemeval", type=click.Path(dir_okay=False, path_type=Path),
+              default=DEFAULT_DATA / "longmemeval" / "longmemeval_s_dev.json.gz", show_default=True,
+              help="LongMemEval file for the import of long turns.")
+@click.option("--lme-questions", type=click.IntRange(0), default=2, show_default=True,
+              help="Haystacks (~500 long turns each) imported from --lme; 0 skips it.")
+@click.option("--worker-threads", type=click.IntRange(1), default=None,
+              help="Also time search while catching up with the worker on a session of its own with this many "
+                   "threads (local model).")
+@click.option("--sizes", default="10000", show_default=True,
+              help="Scope sizes for search latency, comma-separated (e.g. 10000,100000; empty: none).")
+@click.option("--queries", type=click.IntRange(1), default=200, show_default=True,
+              help="Searches per scope size.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("bench-out"))
 @click.option("--seed", type=int, default=0, show_default=True)
-def perf(locomo: Path, embedder: str | None, sizes: str, adds: int, queries: int, out_dir: Path, seed: int) -> None:
-    """add() latency, bulk import throughput, search latency at 10k/100k memories."""
+def perf(locomo: Path, embedder: str | None, repeats: int, adds: int, longmemeval: Path, lme_questions: int,
+         worker_threads: int | None, sizes: str, queries: int, out_dir: Path, seed: int) -> None:
+    """add() latency, import and embedding catch-up, search while catching up, search at 10k/100k."""
     from engramdb.bench.perf import run_perf
 
     try:
         size_list = [int(s) for s in sizes.split(",") if s.strip()]
     except ValueError:
         raise click.BadParameter("sizes must be comma-separated integers") from None
+    if lme_questions and not longmemeval.is_file():
+        raise click.UsageError(f"LongMemEval data not found at {longmemeval} (give --lme PATH or --lme-questions 0)")
     run_perf(locomo, embedder=embedder, sizes=size_list, single_adds=adds, queries=queries, out_dir=out_dir,
-             seed=seed)
+             repeats=repeats, longmemeval=longmemeval if lme_questions else None, lme_questions=lme_questions,
+             worker_threads=worker_threads, seed=seed)
 
 
 @bench.command()
