@@ -40,7 +40,8 @@ from engramdb.formats.longmemeval import longmemeval_batches
 
 QUERY_GAP_S = 0.02  # between concurrent queries: searches arriving, not a closed loop
 LONGMEMEVAL_QUESTIONS = 3  # haystacks the LongMemEval turns are drawn from
-CONCURRENT_QUERIES = 60
+CONCURRENT_QUERIES = 40  # per phase
+CONCURRENT_ROUNDS = 3
 
 
 @dataclass(frozen=True)
@@ -84,12 +85,14 @@ def load_workloads(locomo: Path | None, longmemeval: Path | None, limit: int) ->
     return out
 
 
-def embed_pass(emb: LocalEmbedder, work: Workload, call_turns: int) -> float:
-    """Seconds to embed every text of ``work`` in calls of ``call_turns`` turns."""
-    t0 = time.perf_counter()
+def embed_pass(emb: LocalEmbedder, work: Workload, call_turns: int) -> tuple[float, float]:
+    """Wall and process CPU seconds to embed every text of ``work`` in calls of ``call_turns``
+    turns. CPU seconds are the steadier number on a shared machine: a neighbour's load
+    stretches the wall time of a pass much more than its CPU time."""
+    t0, c0 = time.perf_counter(), time.process_time()
     for start in range(0, len(work.turns), call_turns):
         emb.embed_documents([t for turn in work.turns[start:start + call_turns] for t in turn])
-    return time.perf_counter() - t0
+    return time.perf_counter() - t0, time.process_time() - c0
 
 
 def _stats(values: list[float]) -> dict[str, float]:
@@ -101,7 +104,7 @@ def throughput(setups: Sequence[Setup], workloads: Sequence[Workload], *, repeat
     """Passes are interleaved over setups (repeat 1 of every setup, then repeat 2, ...), so a noisy
     neighbour slows every setup alike and the ratios of one run stay comparable."""
     embedders = {s: LocalEmbedder.load(s.model, threads=s.threads, batch_size=s.batch_size) for s in setups}
-    secs: dict[tuple[Setup, str], list[float]] = {}
+    secs: dict[tuple[Setup, str], list[tuple[float, float]]] = {}
     for emb in embedders.values():  # warm-up: first runs allocate
         emb.embed_documents([t for turn in workloads[0].turns[:call_turns] for t in turn])
     for r in range(repeats):
@@ -114,25 +117,50 @@ def throughput(setups: Sequence[Setup], workloads: Sequence[Workload], *, repeat
         work = next(w for w in workloads if w.name == name)
         rows.append({"model": embedders[setup].model_id, "threads": setup.threads, "batch_size": setup.batch_size,
                      "workload": name, "turns": len(work.turns), "texts": work.texts,
-                     "texts_per_s": _stats([work.texts / s for s in times]),
-                     "turns_per_s": _stats([len(work.turns) / s for s in times]),
-                     "seconds": [round(s, 2) for s in times]})
+                     "texts_per_s": _stats([work.texts / wall for wall, _ in times]),
+                     "turns_per_s": _stats([len(work.turns) / wall for wall, _ in times]),
+                     "texts_per_cpu_s": _stats([work.texts / cpu for _, cpu in times]),
+                     "cores_used": round(statistics.median(cpu / wall for wall, cpu in times), 2),
+                     "seconds": [round(wall, 2) for wall, _ in times]})
     return rows
 
 
-def concurrent_queries(model: str, work: Workload, queries: Sequence[str], *, call_turns: int) -> list[dict[str, Any]]:
-    """Query latency alone and while a background thread embeds ``work`` without pause."""
+def speedups(rows: Sequence[dict[str, Any]], base: str) -> list[dict[str, Any]]:
+    """Median texts/s of each other model over ``base`` at equal threads, batch and workload."""
+    ref = {(r["threads"], r["batch_size"], r["workload"]): r for r in rows if r["model"] == base}
+    out = []
+    for r in rows:
+        b = ref.get((r["threads"], r["batch_size"], r["workload"]))
+        if r["model"] != base and b is not None:
+            out.append({"model": r["model"], "over": base, "threads": r["threads"], "batch_size": r["batch_size"],
+                        "workload": r["workload"],
+                        "texts_per_s": round(r["texts_per_s"]["median"] / b["texts_per_s"]["median"], 2),
+                        "texts_per_cpu_s": round(r["texts_per_cpu_s"]["median"] / b["texts_per_cpu_s"]["median"], 2)})
+    return out
+
+
+def concurrent_queries(model: str, work: Workload, queries: Sequence[str], *, call_turns: int,
+                       rounds: int = CONCURRENT_ROUNDS) -> list[dict[str, Any]]:
+    """Query latency alone and while a background thread embeds ``work`` without pause; the two
+    phases alternate ``rounds`` times, so a neighbour's load falls on both alike."""
     rows = []
     for label, worker_threads, query_threads, shared in (("shared session, 1 thread", 1, 1, True),
                                                          ("shared session, 2 threads", 2, 2, True),
                                                          ("worker 1 thread + query 2 threads", 1, 2, False)):
         query_emb = LocalEmbedder.load(model, threads=query_threads)
         worker_emb = query_emb if shared else LocalEmbedder.load(model, threads=worker_threads)
-        idle = _query_latencies(query_emb, queries)
-        busy, rate = _under_load(query_emb, worker_emb, work, queries, call_turns)
+        idle: list[float] = []
+        busy: list[float] = []
+        rates = []
+        for _ in range(rounds):
+            idle += _query_latencies(query_emb, queries)
+            loaded, rate = _under_load(query_emb, worker_emb, work, queries, call_turns)
+            busy += loaded
+            rates.append(rate)
         rows.append({"setup": label, "model": query_emb.model_id, "worker_threads": worker_threads,
-                     "query_threads": query_threads, "query_idle": percentiles(idle),
-                     "query_under_load": percentiles(busy), "worker_texts_per_s": round(rate, 1)})
+                     "query_threads": query_threads, "shared_session": shared, "query_idle": percentiles(idle),
+                     "query_under_load": percentiles(busy),
+                     "worker_texts_per_s": round(statistics.median(rates), 1)})
     return rows
 
 
@@ -184,6 +212,7 @@ def run_embed(locomo: Path | None, longmemeval: Path | None, *, models: Sequence
                       for w in workloads}}
     setups = [Setup(m, t, b) for m in models for t in threads for b in batch_sizes]
     result["throughput"] = throughput(setups, workloads, repeats=repeats, call_turns=call_turns, console=console)
+    result["speedup"] = speedups(result["throughput"], result["throughput"][0]["model"])
     if concurrency and workloads:
         queries = _questions(locomo) or [t[0] for t in workloads[0].turns[:CONCURRENT_QUERIES]]
         result["concurrent_query"] = []
@@ -202,20 +231,27 @@ def _questions(locomo: Path | None) -> list[str]:
 
 
 def _print(result: dict[str, Any], console: Console) -> None:
-    table = Table(title=f"engram bench embed (calls of {result['call_turns']} turns, {result['repeats']} repeats)")
-    for col in ("model", "threads", "batch", "workload", "texts/s min / med", "turns/s med"):
+    table = Table(title=f"engram bench embed (calls of {result['call_turns']} turns, {result['repeats']} repeats; "
+                  "medians)")
+    for col in ("model", "threads", "batch", "workload", "texts/s min/med", "turns/s", "texts/cpu-s", "cores"):
         table.add_column(col, justify="left" if col in ("model", "workload") else "right")
     for row in result["throughput"]:
         tps, turns = row["texts_per_s"], row["turns_per_s"]
-        table.add_row(row["model"], str(row["threads"]), str(row["batch_size"]), row["workload"],
-                      f"{tps['min']:.0f} / {tps['median']:.0f}", f"{turns['median']:.0f}")
+        table.add_row(row["model"].removeprefix("local:"), str(row["threads"]), str(row["batch_size"]),
+                      row["workload"], f"{tps['min']:.0f}/{tps['median']:.0f}", f"{turns['median']:.0f}",
+                      f"{row['texts_per_cpu_s']['median']:.0f}", f"{row['cores_used']:.2f}")
     Console().print(table)
+    for sp in result["speedup"]:
+        Console().print(f"{sp['model'].removeprefix('local:')} / {sp['over'].removeprefix('local:')}, "
+                        f"{sp['threads']} thread(s), batch {sp['batch_size']}, {sp['workload']}: "
+                        f"{sp['texts_per_s']:.2f}x texts/s, {sp['texts_per_cpu_s']:.2f}x texts/cpu-s")
     if result.get("concurrent_query"):
         table = Table(title="embed_query while a thread embeds documents (ms)")
         for col in ("model", "setup", "idle p50 / p95", "under load p50 / p95", "worker texts/s"):
             table.add_column(col, justify="left" if col in ("model", "setup") else "right")
         for row in result["concurrent_query"]:
             idle, busy = row["query_idle"], row["query_under_load"]
-            table.add_row(row["model"], row["setup"], f"{idle['p50_ms']:.1f} / {idle['p95_ms']:.1f}",
+            table.add_row(row["model"].removeprefix("local:"), row["setup"],
+                          f"{idle['p50_ms']:.1f} / {idle['p95_ms']:.1f}",
                           f"{busy['p50_ms']:.1f} / {busy['p95_ms']:.1f}", f"{row['worker_texts_per_s']:.0f}")
         Console().print(table)

@@ -83,8 +83,8 @@ def _int_list(value: str, name: str) -> list[int]:
 @click.option("--models", default="all-MiniLM-L6-v2,all-MiniLM-L6-v2-q8c", show_default=True,
               help="Comma-separated local model names.")
 @click.option("--threads", default="1,2", show_default=True, help="onnxruntime intra-op threads, comma-separated.")
-@click.option("--batch-sizes", default="32", show_default=True, help="Texts per model run, comma-separated.")
-@click.option("--limit", type=click.IntRange(1), default=300, show_default=True, help="Turns per workload.")
+@click.option("--batch-sizes", default="16", show_default=True, help="Texts per model run, comma-separated.")
+@click.option("--limit", type=click.IntRange(1), default=100, show_default=True, help="Turns per workload.")
 @click.option("--repeats", type=click.IntRange(1), default=3, show_default=True)
 @click.option("--call-turns", type=click.IntRange(1), default=64, show_default=True,
               help="Turns per embed_documents call (a worker's claim).")
