@@ -4,10 +4,13 @@ Runs with onnxruntime + tokenizers (no torch). Nothing is downloaded: the
 model files are located inside an installed package. A spec with a ``base``
 is a per-channel int8 re-quantisation of its base's file, built once into the
 cache dir at first load (embedders/quantize.py); when that cannot be done the
-base model is loaded instead, with one warning. Threads are pinned
-(``threads=``, else ``ENGRAM_EMBED_THREADS``, else min(2, cores)) and never
-spin, because oversubscribed, busy-waiting threads are many times slower on
-small machines.
+base model is loaded instead, with one warning. onnxruntime's intra-op
+threads are pinned (``threads=``, else ``ENGRAM_EMBED_THREADS``, else 1) and
+never spin, because oversubscribed, busy-waiting threads are many times
+slower on small machines. One thread is the default because, measured on 2
+cores, a second one made neither documents nor queries faster (it cost ~15%
+more CPU per text), while a 1-thread embedder leaves the other core to a
+concurrent search: docs/embedders.md.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from engramdb.core.errors import ConfigError, EmbedderError
 from engramdb.core.ports import Matrix, Vector
 
 ENV_THREADS = "ENGRAM_EMBED_THREADS"
+DEFAULT_THREADS = 1
 BATCH_SIZE = 16  # texts per model run; measured best of 8/16/32/64/128 (docs/embedders.md)
 BUCKET_RATIO = 1.1  # a batch holds texts of up to 1.1x + 2 the token count of its shortest
 BUCKET_SLACK = 2
@@ -77,7 +81,7 @@ def default_threads() -> int:
         configured = int(os.environ.get(ENV_THREADS, "0") or "0")
     except ValueError:
         raise ConfigError(f"{ENV_THREADS} must be an integer") from None
-    return configured if configured > 0 else min(2, os.cpu_count() or 1)
+    return configured if configured > 0 else DEFAULT_THREADS
 
 
 class LocalEmbedder:
