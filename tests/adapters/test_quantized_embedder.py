@@ -130,3 +130,18 @@ def test_threads_and_batch_size_options() -> None:
         LocalEmbedder.load("all-MiniLM-L6-v2", threads=0)
     with pytest.raises(ConfigError):
         LocalEmbedder.load("all-MiniLM-L6-v2", batch_size=0)
+
+
+@pytest.mark.slow
+def test_two_processes_racing_to_build_both_get_a_whole_file(tmp_path: Path) -> None:
+    code = ("from engramdb.embedders.local import LocalEmbedder\n"
+            "e = LocalEmbedder.load(); print(e.model_id, e.embed_query('hello').shape)")
+    env = {**os.environ, "ENGRAM_CACHE_DIR": str(tmp_path)}
+    procs = [subprocess.Popen([sys.executable, "-c", code], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True) for _ in range(2)]
+    outs = [p.communicate(timeout=180) for p in procs]
+    assert all(p.returncode == 0 for p in procs), outs
+    assert all(out.split() == [QUANTIZED_ID, "(384,)"] and "Warning" not in err for out, err in outs)
+    models = tmp_path / "models"
+    assert sorted(p.suffix for p in models.iterdir()) == [".json", ".onnx"]  # no temp file left behind
+    assert LocalEmbedder.load(cache_dir=tmp_path).model_id == QUANTIZED_ID

@@ -9,11 +9,13 @@ turns (a worker's claim, or one import batch):
   evenly spaced over the haystacks of the first questions.
 
 For each model x intra-op threads x batch size, ``repeats`` timed passes give texts/s and
-turns/s (min / median / max). Then, for the concurrency table, a thread embeds LoCoMo turns
-without pause while the main thread embeds one query every ``QUERY_GAP_S``; the query
-latency (p50 / p95) and the background texts/s are reported for a shared embedder (one
-onnxruntime session used by both) with 1 and 2 threads, and for a worker with its own
-1-thread session next to a 2-thread query session.
+turns/s (min / median / max), plus texts per CPU-second (steadier on a shared machine); passes
+are interleaved over the setups, so ratios measured in one run are comparable. Then, for the
+concurrency table, a thread embeds LoCoMo turns without pause while the main thread embeds one
+query every ``QUERY_GAP_S``, alternating with idle phases ``CONCURRENT_ROUNDS`` times; the
+query latency (p50 / p95) idle and under load and the background texts/s are reported for a
+shared embedder (one onnxruntime session used by both) with 1 and 2 threads, and for a worker
+with its own 1-thread session next to a 2-thread query session.
 """
 
 from __future__ import annotations
