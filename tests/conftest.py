@@ -77,6 +77,17 @@ def mode(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def engram_cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Derived files (the quantised default model, embedding caches) go to one directory per test
+    session, never to the user's cache: the model is quantised once per session and shared by
+    every test and every CLI subprocess (they inherit the environment)."""
+    path = tmp_path_factory.mktemp("engram-cache")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("ENGRAM_CACHE_DIR", str(path))
+        yield path
+
+
 @pytest.fixture
 def mem(tmp_path: Path) -> Iterator[Memory]:
     """A Memory on a fresh SQLite file with the hash embedder, embedding inline (the background

@@ -80,6 +80,45 @@ def erasure(sizes: str, deletes: int, out_dir: Path, seed: int) -> None:
     run_erasure(sizes=size_list, deletes=deletes, out_dir=out_dir, seed=seed)
 
 
+def _int_list(value: str, name: str) -> list[int]:
+    try:
+        out = [int(s) for s in value.split(",") if s.strip()]
+    except ValueError:
+        raise click.BadParameter(f"{name} must be comma-separated integers") from None
+    if not out or min(out) < 1:
+        raise click.BadParameter(f"{name} must list positive integers")
+    return out
+
+
+@bench.command()
+@click.option("--locomo", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              default=DEFAULT_DATA / "locomo" / "locomo_dev.json", show_default=True)
+@click.option("--longmemeval", type=click.Path(dir_okay=False, path_type=Path),
+              default=DEFAULT_DATA / "longmemeval" / "longmemeval_s_dev.json.gz", show_default=True,
+              help="Skipped when the file is not there.")
+@click.option("--models", default="all-MiniLM-L6-v2,all-MiniLM-L6-v2-q8c", show_default=True,
+              help="Comma-separated local model names.")
+@click.option("--threads", default="1,2", show_default=True, help="onnxruntime intra-op threads, comma-separated.")
+@click.option("--batch-sizes", default="16", show_default=True, help="Texts per model run, comma-separated.")
+@click.option("--limit", type=click.IntRange(1), default=100, show_default=True, help="Turns per workload.")
+@click.option("--repeats", type=click.IntRange(1), default=3, show_default=True)
+@click.option("--call-turns", type=click.IntRange(1), default=64, show_default=True,
+              help="Turns per embed_documents call (a worker's claim).")
+@click.option("--no-concurrency", is_flag=True, help="Skip the query-latency-under-load table.")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("bench-out"))
+def embed(locomo: Path, longmemeval: Path, models: str, threads: str, batch_sizes: str, limit: int, repeats: int,
+          call_turns: int, no_concurrency: bool, out_dir: Path) -> None:
+    """Local embedder throughput (texts/s, turns/s with sentence keys) and query latency under load."""
+    from engramdb.bench.embed_throughput import run_embed
+
+    names = [m.strip() for m in models.split(",") if m.strip()]
+    if not names:
+        raise click.BadParameter("give at least one model", param_hint="--models")
+    run_embed(locomo, longmemeval if longmemeval.is_file() else None, models=names,
+              threads=_int_list(threads, "--threads"), batch_sizes=_int_list(batch_sizes, "--batch-sizes"),
+              limit=limit, repeats=repeats, call_turns=call_turns, concurrency=not no_concurrency, out_dir=out_dir)
+
+
 def _retrieval_options(fn: F) -> F:
     fn = click.option("--cache", "cache_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
                       help="Embedding cache file (default: the user cache dir, embeddings.sqlite).")(fn)

@@ -11,6 +11,7 @@ is usually embedded once, but a benchmark asks the same question many times.
 from __future__ import annotations
 
 import hashlib
+import os
 import sqlite3
 import threading
 from collections import OrderedDict
@@ -34,10 +35,22 @@ CREATE TABLE IF NOT EXISTS vectors (
 _LOOKUP_CHUNK = 500  # stays under SQLite's bound-parameter limit
 
 
-def default_cache_path() -> Path:
+ENV_CACHE_DIR = "ENGRAM_CACHE_DIR"
+
+
+def cache_dir() -> Path:
+    """The directory of derived, re-creatable files (embedding cache, quantised models):
+    ``$ENGRAM_CACHE_DIR``, else the user cache dir."""
+    override = os.environ.get(ENV_CACHE_DIR)
+    if override:
+        return Path(override)
     from platformdirs import user_cache_dir
 
-    return Path(user_cache_dir("engramdb", appauthor=False)) / "embeddings.sqlite"
+    return Path(user_cache_dir("engramdb", appauthor=False))
+
+
+def default_cache_path() -> Path:
+    return cache_dir() / "embeddings.sqlite"
 
 
 def text_key(text: str) -> str:

