@@ -18,7 +18,7 @@ from engramdb.core.errors import EmbedderError
 from engramdb.core.jobs import EMBED_STAGE, JobSpec, StageOutput
 from engramdb.core.models import MemoryRecord, content_hash, utcnow
 from engramdb.embedders.hashing import HashEmbedder
-from engramdb.engine.memory import _records
+from engramdb.engine.inputs import make_records as _records
 from engramdb.pipeline.embed import EmbedStage
 from engramdb.pipeline.worker import Worker, WorkerOptions
 from engramdb.stores.sqlite import SQLiteStore

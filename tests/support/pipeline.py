@@ -17,8 +17,8 @@ from engramdb.core.jobs import EMBED_STAGE, JobSpec
 from engramdb.core.models import MemoryRecord, Records, Scope
 from engramdb.core.ports import Matrix, Store, Vector
 from engramdb.embedders.hashing import HashEmbedder
+from engramdb.engine.inputs import make_records as _records
 from engramdb.engine.keys import sentence_keys
-from engramdb.engine.memory import _records
 
 ROOT = Path(__file__).resolve().parents[2]
 DIM = 64

@@ -9,19 +9,15 @@ import threading
 import weakref
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
-from datetime import datetime
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
 
 from engramdb.core.bounds import INT64_MAX
 from engramdb.core.errors import ValidationError
-from engramdb.core.filters import Cond, Group, Node, parse_filters
-from engramdb.core.jobs import FlushReport, JobInfo, QueueStatus
-from engramdb.core.jsonl import numbered_lines
+from engramdb.core.filters import parse_filters
 from engramdb.core.models import (
     Events,
-    HistoryEvent,
     Kind,
     MemoryRecord,
     Records,
@@ -29,14 +25,15 @@ from engramdb.core.models import (
     ScopeSummary,
     SearchResult,
     content_hash,
-    event_from_dict,
-    record_from_dict,
     utcnow,
 )
 from engramdb.core.ports import Embedder, Keys, ReadSpec, Store
 from engramdb.core.timeparse import parse_datetime
+from engramdb.engine.exchange import parse_export
 from engramdb.engine.ingest import AddInput, Batch, build_records, clean_metadata, clean_text, drafts_from
-from engramdb.engine.limits import validate_record, validate_snapshot
+from engramdb.engine.inputs import TimeLike, make_records, maybe_scope, said_by
+from engramdb.engine.limits import validate_record
+from engramdb.engine.pipeline_facade import PipelineFacade
 from engramdb.pipeline.embed import vectors_for
 from engramdb.pipeline.runner import Pipeline
 from engramdb.pipeline.worker import WorkerOptions
@@ -46,10 +43,9 @@ from engramdb.retrieval.search import search as run_search
 WORKER_THREADS = 1  # compute threads of the background worker's embedder
 BULK_GROUP = 64  # batches (sessions) embedded together by add_many
 REINDEX_BATCH = 256
-TimeLike = datetime | str | int | float
 
 
-class Memory:
+class Memory(PipelineFacade):
     """Long-term memory for an agent.
 
     ``Memory()`` opens the embedded default (a SQLite file in the user data
@@ -132,7 +128,7 @@ class Memory:
             provenance: Sequence[str] = ()) -> Records:
         """Store a text or messages; durable and keyword-searchable when this returns, found by
         meaning once embedded (at once with ``background=False``; see :meth:`flush`)."""
-        records = _records(messages, Scope(user_id, agent_id, session_id), kind=kind, timestamp=timestamp,
+        records = make_records(messages, Scope(user_id, agent_id, session_id), kind=kind, timestamp=timestamp,
                            metadata=metadata, role=role, speaker=speaker, provenance=provenance)
         self._write(records)
         return records
@@ -149,7 +145,7 @@ class Memory:
         """Bulk import: like one ``add`` per batch (one transaction each), but every batch is
         validated before anything is written, and texts are embedded in large length-sorted
         groups across batches (in the background, or here with ``background=False``)."""
-        prepared = [(b, _records(b.messages, Scope(b.user_id, b.agent_id, b.session_id),
+        prepared = [(b, make_records(b.messages, Scope(b.user_id, b.agent_id, b.session_id),
                                  metadata=b.metadata or None)) for b in batches]
         written = 0
         if self.background:
@@ -178,7 +174,7 @@ class Memory:
         """New content/metadata for a memory; the old version stays in history and ``as_of``."""
         if content is None and metadata is None and timestamp is None:
             raise ValidationError("update needs content, metadata or timestamp")
-        old = self.store.get(memory_id, _maybe_scope(user_id, agent_id, session_id))
+        old = self.store.get(memory_id, maybe_scope(user_id, agent_id, session_id))
         text = clean_text(content) if content is not None else old.content
         new = validate_record(replace(
             old, content=text, content_hash=content_hash(text), updated_at=utcnow(),
@@ -195,7 +191,7 @@ class Memory:
                   user_id: str | None = None, agent_id: str | None = None,
                   session_id: str | None = None) -> MemoryRecord:
         """Replace an outdated memory with a new one; the old one remains readable in the past."""
-        old = self.store.get(memory_id, _maybe_scope(user_id, agent_id, session_id))
+        old = self.store.get(memory_id, maybe_scope(user_id, agent_id, session_id))
         new = build_records(drafts_from(content, role=old.role, speaker=old.speaker), scope=old.scope,
                             kind=Kind.parse(kind) if kind else old.kind,
                             timestamp=parse_datetime(timestamp) if timestamp is not None else None,
@@ -228,7 +224,7 @@ class Memory:
         predecessors and successors by supersession, memories whose provenance names it), with
         their history, text index entries and vectors. A tombstone (id, time, opaque owner tags)
         remains; see README "Erasure"."""
-        self.store.delete(memory_id, _maybe_scope(user_id, agent_id, session_id))
+        self.store.delete(memory_id, maybe_scope(user_id, agent_id, session_id))
 
     def delete_scope(self, *, user_id: str | None = None, agent_id: str | None = None,
                      session_id: str | None = None) -> int:
@@ -271,7 +267,7 @@ class Memory:
 
     def get(self, memory_id: str, *, user_id: str | None = None, agent_id: str | None = None,
             session_id: str | None = None) -> MemoryRecord:
-        return self.store.get(memory_id, _maybe_scope(user_id, agent_id, session_id))
+        return self.store.get(memory_id, maybe_scope(user_id, agent_id, session_id))
 
     def list(self, *, user_id: str | None = None, agent_id: str | None = None, session_id: str | None = None,
              filters: dict[str, Any] | None = None, kinds: Sequence[Kind | str] | None = None,
@@ -289,7 +285,7 @@ class Memory:
                by_session: bool = False) -> builtins.list[ScopeSummary]:
         """The scopes that hold current memories, with counts: one entry per (user, agent), or per
         (user, agent, session) with ``by_session``; optionally only those inside a scope."""
-        return self.store.scopes(_maybe_scope(user_id, agent_id, session_id), by_session=by_session)
+        return self.store.scopes(maybe_scope(user_id, agent_id, session_id), by_session=by_session)
 
     def count(self, *, user_id: str | None = None, agent_id: str | None = None,
               session_id: str | None = None) -> int:
@@ -297,14 +293,14 @@ class Memory:
 
     def history(self, memory_id: str, *, user_id: str | None = None, agent_id: str | None = None,
                 session_id: str | None = None) -> Events:
-        return self.store.history(memory_id, _maybe_scope(user_id, agent_id, session_id))
+        return self.store.history(memory_id, maybe_scope(user_id, agent_id, session_id))
 
     # ---- export / import ----------------------------------------------------
 
     def export_jsonl(self, out: IO[str], *, user_id: str | None = None, agent_id: str | None = None,
                      session_id: str | None = None) -> int:
         """Write every record version and history event as JSON lines; returns lines written."""
-        scope = _maybe_scope(user_id, agent_id, session_id)
+        scope = maybe_scope(user_id, agent_id, session_id)
         n = 0
         for item in self.store.export(scope):
             out.write(json.dumps(item, ensure_ascii=False) + "\n")
@@ -322,35 +318,6 @@ class Memory:
             return n
         return self.store.restore(records, events, self._vectors(records), self.embedder.model_id)
 
-    # ---- the background pipeline -----------------------------------------------
-
-    def flush(self, timeout: float | None = None, *, user_id: str | None = None, agent_id: str | None = None,
-              session_id: str | None = None, on_progress: Callable[[int], None] | None = None) -> FlushReport:
-        """Wait until every queued job (of a scope, if given) is done or has failed for good;
-        ``timeout`` (seconds) bounds the wait and the report says what is left. ``on_progress``
-        is called now and then with the number of jobs still open."""
-        return self.pipeline.flush(_maybe_scope(user_id, agent_id, session_id), timeout, on_progress)
-
-    def start(self) -> None:
-        """Start the background worker thread now (writes start it anyway): a long-running
-        process that only reads then still catches up on work queued by others."""
-        self.pipeline.start()
-
-    def status(self, *, user_id: str | None = None, agent_id: str | None = None,
-               session_id: str | None = None) -> QueueStatus:
-        """The queue per stage: pending, running and failed jobs, the oldest pending one, throughput."""
-        return self.pipeline.status(_maybe_scope(user_id, agent_id, session_id))
-
-    def jobs(self, *, state: str | None = None, stage: str | None = None, limit: int = 100) -> builtins.list[JobInfo]:
-        """Queued jobs, oldest first (``state="failed"`` lists the ones set aside, with their error)."""
-        if not isinstance(limit, int) or isinstance(limit, bool) or not 0 <= limit <= INT64_MAX:
-            raise ValidationError(f"limit must be an integer from 0 to {INT64_MAX}")
-        return self.pipeline.jobs(state, stage, limit)
-
-    def retry(self, *, stage: str | None = None, ids: Sequence[int] | None = None) -> int:
-        """Put failed jobs back in the queue (all, or of a stage, or these ids); returns how many."""
-        return self.pipeline.retry(stage, ids)
-
     # ---- plumbing -----------------------------------------------------------
 
     def _spec(self, user_id: str | None, agent_id: str | None, session_id: str | None,
@@ -361,7 +328,7 @@ class Memory:
             raise ValidationError("as_of and include_superseded are exclusive")
         return ReadSpec(
             scope=Scope(user_id, agent_id, session_id),
-            filters=_said_by(parse_filters(filters), valid_at),
+            filters=said_by(parse_filters(filters), valid_at),
             kinds=tuple(Kind.parse(k) for k in kinds) if kinds else None,
             as_of=parse_datetime(as_of) if as_of is not None else None,
             include_superseded=include_superseded,
@@ -386,65 +353,6 @@ class Memory:
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
         self.close()
-
-
-def _records(messages: AddInput, scope: Scope, *, kind: Kind | str | None = None,
-             timestamp: TimeLike | None = None, metadata: dict[str, Any] | None = None,
-             role: str | None = None, speaker: str | None = None,
-             provenance: Sequence[str] = ()) -> Records:
-    is_text = isinstance(messages, (str, bytes))
-    the_kind = Kind.parse(kind) if kind is not None else (Kind.NOTE if is_text else Kind.TURN)
-    drafts = drafts_from(messages, role=role, speaker=speaker)
-    when = parse_datetime(timestamp) if timestamp is not None else None
-    return [validate_record(r) for r in build_records(
-        drafts, scope=scope, kind=the_kind, timestamp=when, metadata=clean_metadata(metadata),
-        provenance=provenance)]
-
-
-def _said_by(filters: Node | None, valid_at: TimeLike | None) -> Node | None:
-    """Event time as a filter every store already compiles: event_time <= valid_at."""
-    if valid_at is None:
-        return filters
-    bound = Cond("event_time", "lte", parse_datetime(valid_at).timestamp())
-    return bound if filters is None else Group("and", (filters, bound))
-
-
-def _maybe_scope(user_id: str | None, agent_id: str | None, session_id: str | None) -> Scope | None:
-    if user_id is None and agent_id is None and session_id is None:
-        return None
-    return Scope(user_id, agent_id, session_id)
-
-
-def parse_export(lines: str | Iterable[str], source: str) -> tuple[list[MemoryRecord], list[HistoryEvent]]:
-    """Records and events of an export (a text, or its lines); lines end at "\\n" only."""
-    records: list[MemoryRecord] = []
-    events: list[HistoryEvent] = []
-    from engramdb.core.errors import ImportFormatError
-
-    for lineno, line in numbered_lines(lines):
-        if not line.strip():
-            continue
-        try:
-            item = json.loads(line)
-            if not isinstance(item, dict):
-                raise ValidationError("each line must be a JSON object")
-            kind = item.pop("type", None)
-            if kind == "record":
-                records.append(validate_record(record_from_dict(item)))
-            elif kind == "event":
-                events.append(_event(item))
-            else:
-                raise ValidationError(f"unknown line type {kind!r} (expected 'record' or 'event')")
-        except (json.JSONDecodeError, RecursionError, ValidationError) as exc:
-            raise ImportFormatError(str(exc), path=source, line=lineno) from None
-    return records, events
-
-
-def _event(item: dict[str, Any]) -> HistoryEvent:
-    event = event_from_dict(item)
-    validate_snapshot(event.before, "event 'before'")
-    validate_snapshot(event.after, "event 'after'")
-    return event
 
 
 def _close_at_exit(memory: Memory) -> Callable[[], None]:
