@@ -33,8 +33,10 @@ def _in_scope(scope: Scope | None) -> tuple[str, list[object]]:
     if scope is None:
         return "1", []
     where, params = scope_clause(scope)
-    # correlated, so the count is driven by the (usually short) queue, not by the scope's rows
-    return f"EXISTS (SELECT 1 FROM memories m WHERE m.id = j.memory_id AND {where})", list(params)
+    # a list subquery, built once per statement: O(scope + queue). (A correlated EXISTS was
+    # planned as a scan of the scope's rows for every job: 119 ms per search in a LoCoMo
+    # conversation while 2,760 jobs were queued, against 0.3 ms for this form.)
+    return f"j.memory_id IN (SELECT m.id FROM memories m WHERE {where})", list(params)
 
 
 def enqueue(db: sqlite3.Connection, jobs: Sequence[JobSpec], now: float) -> None:
@@ -155,13 +157,15 @@ def forget(db: sqlite3.Connection, memory_ids: Sequence[str]) -> None:
 
 def open_count(db: sqlite3.Connection, scope: Scope | None, stages: Sequence[str] | None,
                states: Sequence[JobState] = ("pending", "running")) -> int:
-    where, params = _in_scope(scope)
-    sql = f"SELECT count(*) FROM jobs j WHERE j.state IN ({_marks(len(states))}) AND {where}"
-    args: list[object] = [*states, *params]
+    sql = f"FROM jobs j WHERE j.state IN ({_marks(len(states))})"
+    args: list[object] = [*states]
     if stages is not None:
         sql += f" AND j.stage IN ({_marks(len(stages))})"
         args += list(stages)
-    return int(db.execute(sql, args).fetchone()[0])
+    if scope is not None and not db.execute(f"SELECT EXISTS (SELECT 1 {sql})", args).fetchone()[0]:
+        return 0  # an idle queue (every search asks): no need to list the scope's ids
+    where, params = _in_scope(scope)
+    return int(db.execute(f"SELECT count(*) {sql} AND {where}", [*args, *params]).fetchone()[0])
 
 
 def stats(db: sqlite3.Connection, scope: Scope | None, now: float) -> list[StageStats]:
