@@ -206,12 +206,17 @@ def test_bad_embedder_output_stores_nothing(tmp_path: Path, defect: str) -> None
 
 @pytest.mark.parametrize("defect", [d for d in DEFECTS if d != "count"])  # a query is one row
 def test_bad_embedder_output_in_search(tmp_path: Path, defect: str) -> None:
+    """A query vector that cannot be used is never used: the search answers from the keyword
+    lists alone and says why."""
     good = Memory(tmp_path / "bad.db", embedder="hash:4", background=False)
     good.add("hello there", user_id="u")
+    good.add("something else entirely", user_id="u")
     good.close()
     mem = Memory(tmp_path / "bad.db", embedder=BadEmbedder(defect), background=False)  # type: ignore[arg-type]
-    with pytest.raises(EmbedderError):
-        mem.search("hello", user_id="u")
+    result = mem.search("hello", user_id="u")
+    assert [h.record.content for h in result.hits] == ["hello there"]
+    assert all(set(h.sources) <= {"bm25", "window"} for h in result.hits)
+    assert any("embedder failed on the query" in w and "keyword-only" in w for w in result.warnings)
     mem.close()
 
 

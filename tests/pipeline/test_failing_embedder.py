@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 from tests.support.pipeline import expected_keys, job_rows, queue, stored_keys, subprocess_env
 
-from engramdb import EmbedderError, Memory
+from engramdb import Memory
 from engramdb.embedders.hashing import HashEmbedder
 from engramdb.embedders.openai import OpenAIEmbedder, OpenAIEmbedderOptions
 from engramdb.pipeline.worker import WorkerOptions
@@ -139,16 +139,17 @@ def test_a_failing_endpoint_fails_jobs_for_good_and_a_retry_recovers_them(endpoi
         assert found.hits[0].record.id == records[1].id and found.unembedded == 0
 
 
-def test_while_the_endpoint_is_down_writes_are_kept_and_search_fails_typed(endpoint: str,
-                                                                          tmp_path: Path) -> None:
+def test_while_the_endpoint_is_down_writes_are_kept_and_search_answers_by_keywords(endpoint: str,
+                                                                                  tmp_path: Path) -> None:
     with Memory(tmp_path / "down.db", embedder=_embedder(endpoint), worker=OPTIONS, close_timeout=0) as mem:
         mem.add("warm-up", user_id="u")
         mem.flush(timeout=10)
         _Endpoint.mode = "500"
         [rec] = mem.add("the spare key is under the blue flowerpot", user_id="u")  # acknowledged
-        # a query needs its vector: the caller gets the endpoint's error, typed (not a partial answer)
-        with pytest.raises(EmbedderError, match="answered 500"):
-            mem.search("flowerpot", user_id="u", k=1)
+        # no query vector: the keyword lists still answer, and the result says why it is keyword-only
+        down = mem.search("flowerpot", user_id="u", k=1)
+        assert down.hits[0].record.id == rec.id and set(down.hits[0].sources) <= {"bm25", "window"}
+        assert any("answered 500" in w and "keyword-only" in w for w in down.warnings)
         assert [r.id for r in mem.list(user_id="u")][-1] == rec.id
         _Endpoint.mode = "ok"
         result = mem.search("flowerpot", user_id="u", k=1)  # its vectors may still be on their way

@@ -11,6 +11,7 @@ from tests.support.pipeline import SlowEmbedder, job_rows, stored_keys
 
 from engramdb import Memory
 from engramdb.core.jobs import FlushReport
+from engramdb.pipeline.worker import WorkerOptions
 from engramdb.stores.sqlite import SQLiteStore
 
 
@@ -24,10 +25,9 @@ def _fill_disk_of(store: SQLiteStore) -> None:
 
 def test_flush_outlives_a_worker_thread_that_dies_and_a_write_starts_a_new_one(tmp_path: Path) -> None:
     path = tmp_path / "full.db"
-    with Memory(path, embedder=SlowEmbedder(0.005), close_timeout=0) as mem:
+    with Memory(path, embedder=SlowEmbedder(0.005), close_timeout=0, worker=WorkerOptions(threads=1)) as mem:
         mem.start()
-        thread = mem.pipeline._thread
-        assert thread is not None
+        [thread] = mem.pipeline._threads
         own = thread.worker.store
         assert isinstance(own, SQLiteStore) and own is not mem.store
         records = mem.add([f"line {i} of a long chat about sailing" for i in range(150)], user_id="u")

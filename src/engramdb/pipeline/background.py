@@ -59,12 +59,21 @@ class BackgroundWorker:
     def stop(self, drain_s: float = 0.0) -> None:
         """Stop after draining the queue for up to ``drain_s`` seconds; returns when the thread
         has finished its current batch."""
+        self.request_stop(drain_s)
+        self.join()
+
+    def request_stop(self, drain_s: float = 0.0) -> None:
+        """Ask the thread to stop after draining for up to ``drain_s`` seconds (from now), without
+        waiting: several threads then drain side by side."""
         if self._thread is None:
             return
         self._drain_until = time.monotonic() + max(0.0, drain_s)
         self._stop.set()
         self._wake.set()
-        self._thread.join()
+
+    def join(self) -> None:
+        if self._thread is not None:
+            self._thread.join()
 
     def _main(self) -> None:
         _lower_priority()

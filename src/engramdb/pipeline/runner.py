@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import socket
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -34,7 +36,7 @@ class Pipeline:
         self.options = options or WorkerOptions()
         self._embedder = embedder
         self._with_keys = with_keys
-        self._thread: BackgroundWorker | None = None
+        self._threads: list[BackgroundWorker] = []
         self._lock = threading.Lock()
 
     def stages(self, store: Store) -> list[Stage]:
@@ -52,22 +54,27 @@ class Pipeline:
 
     @property
     def worker_running(self) -> bool:
-        return self._thread is not None and self._thread.running
+        return any(t.running for t in self._threads)
 
     def start(self) -> None:
-        """Start the background worker thread (idempotent); writes call this. A thread that died
+        """Start the background worker threads (idempotent); writes call this. A thread that died
         (its error is logged, and shown by status until then) is replaced by a new one."""
         with self._lock:
-            if self._thread is not None and not self._thread.running:
-                dead, self._thread = self._thread, None
-                if dead.worker.store is not self.store:
-                    dead.worker.store.close()
-            if self._thread is None:
+            alive = []
+            for t in self._threads:
+                if t.running:
+                    alive.append(t)
+                elif t.worker.store is not self.store:
+                    t.worker.store.close()
+            while len(alive) < self.options.threads:
                 own = self.store.sibling()
-                self._thread = BackgroundWorker(Worker(own, self.stages(own), self.options))
-                self._thread.start()
-            thread = self._thread
-        thread.wake()
+                name = f"{socket.gethostname()}:{os.getpid()}:bg{len(alive)}"
+                thread = BackgroundWorker(Worker(own, self.stages(own), self.options, name=name))
+                thread.start()
+                alive.append(thread)
+            self._threads = alive
+        for t in alive:
+            t.wake()
 
     def written(self) -> None:
         """A write queued jobs: make sure a worker of this process is on them."""
@@ -75,16 +82,18 @@ class Pipeline:
             self.start()
 
     def close(self, drain_s: float) -> None:
-        """Stop the thread after draining for up to ``drain_s`` seconds; the rest stays queued."""
+        """Stop the threads after draining for up to ``drain_s`` seconds; the rest stays queued."""
         with self._lock:
-            thread, self._thread = self._thread, None
-        if thread is None:
-            return
+            threads, self._threads = self._threads, []
         try:
-            thread.stop(drain_s)
+            for t in threads:
+                t.request_stop(drain_s)
+            for t in threads:
+                t.join()
         finally:
-            if thread.worker.store is not self.store:
-                thread.worker.store.close()
+            for t in threads:
+                if t.worker.store is not self.store:
+                    t.worker.store.close()
 
     # ---- flush, status, jobs --------------------------------------------------
 
@@ -99,18 +108,19 @@ class Pipeline:
         deadline = None if timeout is None else started + timeout
         before = self.store.open_jobs(scope)
         failed_before = self.store.open_jobs(scope, states=("failed",))
-        thread = self._thread
-        if thread is not None and thread.running:
+        threads = list(self._threads)
+        if any(t.running for t in threads):
             pause = 0.005
-            while (left := self.store.open_jobs(scope)) and thread.running:
+            while (left := self.store.open_jobs(scope)) and any(t.running for t in threads):
                 if on_progress is not None:
                     on_progress(left)
                 if deadline is not None and time.monotonic() >= deadline:
                     break
-                thread.wake()
+                for t in threads:
+                    t.wake()
                 time.sleep(pause)
                 pause = min(pause * 2, 0.1)
-        if thread is None or not thread.running:  # no thread, or it died while this waited for it
+        if not any(t.running for t in threads):  # no thread, or they died while this waited
             report = None if on_progress is None else (lambda _: on_progress(self.store.open_jobs(scope)))
             Worker(self.store, self.stages(self.store), self.options).drain(scope, deadline=deadline,
                                                                             on_batch=report)
@@ -127,9 +137,9 @@ class Pipeline:
 
     def status(self, scope: Scope | None) -> QueueStatus:
         extra: dict[str, object] = {}
-        if self._thread is not None and self._thread.error is not None:
-            err = self._thread.error
-            extra["worker_error"] = f"{type(err).__name__}: {err}"
+        errors = [t.error for t in self._threads if t.error is not None]
+        if errors:
+            extra["worker_error"] = f"{type(errors[0]).__name__}: {errors[0]}"
         return QueueStatus(tuple(self.store.queue_stats(scope)), utcnow(), self.background, self.worker_running,
                            extra)
 

@@ -40,10 +40,14 @@ class WorkerOptions:
     backoff_s: float = 2.0
     backoff_max_s: float = 300.0
     idle_s: float = 0.5  # how long an idle worker sleeps before it looks at the queue again
+    #: background threads a Memory runs, each claiming its own batches (they share one model
+    #: instance of one compute thread each, so two threads embed two batches at once, and none
+    #: waits on a busy core for the other, as onnxruntime's intra-op threads do)
+    threads: int = 2
 
     def __post_init__(self) -> None:
-        if self.batch < 1 or self.max_attempts < 1:
-            raise ValidationError("batch and max_attempts must be at least 1")
+        if self.batch < 1 or self.max_attempts < 1 or self.threads < 1:
+            raise ValidationError("batch, max_attempts and threads must be at least 1")
         if min(self.lease_s, self.backoff_s, self.backoff_max_s, self.idle_s) <= 0:
             raise ValidationError("lease, backoff and idle times must be positive")
 

@@ -16,9 +16,9 @@ from datetime import UTC, datetime
 
 from engramdb.core.bounds import check_utf8
 from engramdb.core.embedcheck import checked_vector
-from engramdb.core.errors import ValidationError
+from engramdb.core.errors import EmbedderError, ValidationError
 from engramdb.core.models import Hit, SearchResult
-from engramdb.core.ports import Embedder, Facets, ReadSpec, Scored, Store
+from engramdb.core.ports import Embedder, Facets, ReadSpec, Scored, Store, Vector
 from engramdb.retrieval.budget import assemble, line_tokens, pack
 from engramdb.retrieval.expand import Scores, neighbours, role_focus, session_boost, speaker_focus, without_names
 from engramdb.retrieval.fusion import normalised_sum, rrf
@@ -78,25 +78,26 @@ def search(
         # only pulls towards all of that person's turns (the speaker focus handles persons)
         known = store.facets([s.ref for s in keyword])
         dense_query = without_names(query, {f.speaker for f in known.values() if f.speaker})
-    vector = checked_vector(embedder.embed_query(dense_query), embedder.dim, embedder.model_id)
-    lists = {"bm25": keyword, "dense": store.vector_search(spec, vector, embedder.model_id, limit)}
+    vector, failure = _query_vector(embedder, dense_query)
+    model = embedder.model_id
+    lists = {"bm25": keyword, "dense": [] if vector is None else store.vector_search(spec, vector, model, limit)}
     if params.window_weight > 0:
         lists["window"] = store.window_search(spec, terms, limit)
-    if params.dense_window_weight > 0:
-        lists["dense_window"] = store.window_vector_search(spec, vector, embedder.model_id, limit)
+    if params.dense_window_weight > 0 and vector is not None:
+        lists["dense_window"] = store.window_vector_search(spec, vector, model, limit)
     window = parse_window(query, now or spec.as_of or datetime.now(UTC)) if params.time_weight > 0 else None
     inside = window_spec(spec, window) if window is not None and params.time_candidates > 0 else None
     if inside is not None:
         # a dated question also gets the best candidates from inside its date window, which
         # a global top-k can miss when the words alone do not single them out
         lists["bm25"] = _merge(lists["bm25"], store.text_search(inside, terms, params.time_candidates))
-        lists["dense"] = _merge(lists["dense"], store.vector_search(
-            inside, vector, embedder.model_id, params.time_candidates))
-    if params.sentence_weight > 0:
+        if vector is not None:
+            lists["dense"] = _merge(lists["dense"], store.vector_search(inside, vector, model, params.time_candidates))
+    if params.sentence_weight > 0 and vector is not None:
         # sentence keys re-score the candidates found so far (scanning every key of the scope
         # found nothing more on LoCoMo, for 2-3x the vectors in memory)
         found = sorted({item.ref for ranked in lists.values() for item in ranked})
-        lists["sentence"] = store.key_search(spec, found, vector, embedder.model_id)[:limit]
+        lists["sentence"] = store.key_search(spec, found, vector, model)[:limit]
     fused = _rank(store, spec, query, window, lists, params, known)
     if k is not None:
         fused = fused[:k]
@@ -105,8 +106,22 @@ def search(
     context, tokens, ordered = assemble(chosen, budget_tokens)
     kept = {id(h) for h in ordered}
     hits = pool if k is not None else [h for h in chosen if id(h) in kept]
-    warnings = _model_warnings(store, spec, embedder.model_id) if not lists["dense"] else ()
+    if failure is not None:
+        warnings: tuple[str, ...] = (f"the embedder failed on the query ({failure}): these results are keyword-only "
+                                     "(BM25 over turns and episode windows)",)
+    else:
+        warnings = _model_warnings(store, spec, model) if not lists["dense"] else ()
     return SearchResult(query, tuple(hits), context, tokens, tuple(ordered), budget_tokens, warnings)
+
+
+def _query_vector(embedder: Embedder, text: str) -> tuple[Vector | None, EmbedderError | None]:
+    """The query's vector; or, when the embedder fails (an endpoint down, a bad answer), none and
+    the error: a search then still answers from the keyword lists, and says so in its warnings,
+    rather than leaving the agent without memory."""
+    try:
+        return checked_vector(embedder.embed_query(text), embedder.dim, embedder.model_id), None
+    except EmbedderError as exc:
+        return None, exc
 
 
 def _model_warnings(store: Store, spec: ReadSpec, model_id: str) -> tuple[str, ...]:
