@@ -67,3 +67,30 @@ def open_embedder(spec: str | None = None, *, threads: int | None = None) -> Emb
 
         return OpenAIEmbedder(OpenAIEmbedderOptions.from_env(model=arg or None))
     raise ConfigError(f"unknown embedder {spec!r}; use local, hash[:DIM] or openai:MODEL")
+
+
+def _sqlite_base(path_or_url: str | Path | None) -> Path:
+    text = str(resolve_db(path_or_url))
+    if text.startswith(("postgres://", "postgresql://")) or ("://" in text and not text.startswith("sqlite:///")):
+        raise ConfigError(f"serving needs a SQLite path in this version, got {text!r}")
+    if text == ":memory:":
+        raise ConfigError("serving needs a database file, not :memory:")
+    return Path(text.removeprefix("sqlite:///"))
+
+
+def tenant_db(path_or_url: str | Path | None, tenant: str) -> Path:
+    """Where a tenant's memories live: the default tenant in the database itself, every other
+    tenant in a file of its own beside it (``memory.db`` -> ``memory.tenants/acme.db``), so no
+    query, index or term statistic is ever shared between tenants."""
+    from engramdb.core.grants import DEFAULT_TENANT, check_tenant
+
+    base = _sqlite_base(path_or_url)
+    if check_tenant(tenant) == DEFAULT_TENANT:
+        return base
+    return base.with_name(base.stem + ".tenants") / f"{tenant}.db"
+
+
+def keys_path(path_or_url: str | Path | None) -> Path:
+    """The API key file that belongs to a database (``memory.db`` -> ``memory.keys.db``)."""
+    base = _sqlite_base(path_or_url)
+    return base.with_name(base.stem + ".keys.db")

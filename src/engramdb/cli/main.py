@@ -228,12 +228,13 @@ def _register_more() -> None:
     from engramdb.cli.importing import import_
     from engramdb.cli.pipeline import flush, jobs, status, worker
     from engramdb.cli.scopes import scopes
+    from engramdb.cli.serve import keys, serve
 
     cli.add_command(import_)
     cli.add_command(scopes)
     cli.add_command(demo)
     cli.add_command(bench)
-    for command in (worker, flush, status, jobs):
+    for command in (worker, flush, status, jobs, serve, keys):
         cli.add_command(command)
 
 

@@ -78,3 +78,22 @@ class LLMError(EngramError):
     """The language model endpoint failed, refused, or answered something unusable."""
 
     code = "llm_error"
+
+
+class AuthError(EngramError):
+    """A request carried no API key, or one that is unknown or revoked (HTTP 401)."""
+
+    code = "unauthorized"
+
+
+class ForbiddenError(EngramError):
+    """The caller's key does not grant this: another user or agent, or a write with a
+    read-only key (HTTP 403). Nothing was read or written."""
+
+    code = "forbidden"
+
+
+class TooLargeError(ValidationError):
+    """A request body or batch is over the server's limit (HTTP 413)."""
+
+    code = "too_large"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from engramdb.core.errors import ImportFormatError, ValidationError
@@ -40,3 +40,17 @@ def _event(item: dict[str, Any]) -> HistoryEvent:
     validate_snapshot(event.before, "event 'before'")
     validate_snapshot(event.after, "event 'after'")
     return event
+
+
+def check_owners(records: list[MemoryRecord], events: list[HistoryEvent],
+                 allow: Callable[[str | None, str | None], None]) -> None:
+    """Call ``allow(user_id, agent_id)`` for the owner of every line: a record's scope, a
+    tombstone's named owner; a history event must belong to a record of the same file."""
+    ids = {r.id for r in records}
+    for owner in {(r.scope.user_id, r.scope.agent_id) for r in records}:
+        allow(*owner)
+    for event in events:
+        if event.scope is not None:
+            allow(event.scope.get("user_id"), event.scope.get("agent_id"))
+        elif event.memory_id not in ids:
+            allow(None, None)  # history of a memory the file does not carry: only an unrestricted caller

@@ -7,7 +7,7 @@ import builtins
 import json
 import threading
 import weakref
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
 from types import TracebackType
@@ -29,7 +29,7 @@ from engramdb.core.models import (
 )
 from engramdb.core.ports import Embedder, Keys, ReadSpec, Store
 from engramdb.core.timeparse import parse_datetime
-from engramdb.engine.exchange import parse_export
+from engramdb.engine.exchange import check_owners, parse_export
 from engramdb.engine.ingest import AddInput, Batch, build_records, clean_metadata, clean_text, drafts_from
 from engramdb.engine.inputs import TimeLike, make_records, maybe_scope, said_by
 from engramdb.engine.limits import validate_record
@@ -300,18 +300,27 @@ class Memory(PipelineFacade):
     def export_jsonl(self, out: IO[str], *, user_id: str | None = None, agent_id: str | None = None,
                      session_id: str | None = None) -> int:
         """Write every record version and history event as JSON lines; returns lines written."""
-        scope = maybe_scope(user_id, agent_id, session_id)
         n = 0
-        for item in self.store.export(scope):
+        for item in self.export_items(user_id=user_id, agent_id=agent_id, session_id=session_id):
             out.write(json.dumps(item, ensure_ascii=False) + "\n")
             n += 1
         return n
 
-    def import_jsonl(self, lines: str | Iterable[str], *, source: str = "<input>") -> int:
+    def export_items(self, *, user_id: str | None = None, agent_id: str | None = None,
+                     session_id: str | None = None) -> Iterator[dict[str, Any]]:
+        """The lines of :meth:`export_jsonl`, as dicts (the HTTP API streams them)."""
+        return iter(self.store.export(maybe_scope(user_id, agent_id, session_id)))
+
+    def import_jsonl(self, lines: str | Iterable[str], *, source: str = "<input>",
+                     allow: Callable[[str | None, str | None], None] | None = None) -> int:
         """Load an export (all or nothing): a text, an open file or its lines, split on "\\n"
         only (see core/jsonl.py). A line never changes a memory of another scope (the rules
-        are in Store.restore). Returns the record versions written."""
+        are in Store.restore). ``allow(user_id, agent_id)`` is called for the owner of every
+        line before anything is written and may raise (the server checks a key's grant).
+        Returns the record versions written."""
         records, events = parse_export(lines, source)
+        if allow is not None:
+            check_owners(records, events, allow)
         if self.background:
             n = self.store.restore(records, events, None, None, self.pipeline.jobs_for(records))
             self.pipeline.written()

@@ -1,0 +1,76 @@
+"""API keys and what they grant: a tenant, optionally only some users / agents, optionally read-only.
+
+A grant is checked against the scope a request names *before* the store is touched, and
+the tenant picks the store itself (one database per tenant), so no request can read or
+change another tenant's memories whatever it asks for (README "Serving").
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from engramdb.core.errors import ForbiddenError, ValidationError
+
+DEFAULT_TENANT = "default"
+_TENANT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+
+
+def check_tenant(name: str) -> str:
+    """Tenant names become file names: letters, digits, ``_ . -``, at most 64, no leading dot."""
+    if not isinstance(name, str) or not _TENANT.match(name) or ".." in name:
+        raise ValidationError(f"tenant {name!r}: use 1-64 letters, digits, '_', '.' or '-', starting with a "
+                              "letter or digit")
+    return name
+
+
+@dataclass(frozen=True, slots=True)
+class Grant:
+    """What one request may do. ``users`` / ``agents`` of None: any of the tenant's."""
+
+    tenant: str
+    users: frozenset[str] | None = None
+    agents: frozenset[str] | None = None
+    read_only: bool = False
+    key_id: str | None = None  # None: the server runs without keys (loopback only)
+
+    @property
+    def restricted(self) -> bool:
+        return self.users is not None or self.agents is not None
+
+    def check(self, user_id: str | None, agent_id: str | None, *, write: bool) -> None:
+        """Raise ForbiddenError unless a request naming this user and agent is allowed. A key
+        restricted to some users must name one of them (it cannot ask for 'every user')."""
+        if write and self.read_only:
+            raise ForbiddenError("this API key is read-only")
+        for what, allowed, given in (("user_id", self.users, user_id), ("agent_id", self.agents, agent_id)):
+            if allowed is None:
+                continue
+            if given is None:
+                raise ForbiddenError(f"this API key is restricted to some {what}s: name one of them")
+            if given not in allowed:
+                raise ForbiddenError(f"this API key does not grant {what} {given!r}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"tenant": self.tenant, "users": sorted(self.users) if self.users is not None else None,
+                "agents": sorted(self.agents) if self.agents is not None else None,
+                "read_only": self.read_only, "key_id": self.key_id}
+
+
+@dataclass(frozen=True, slots=True)
+class ApiKey:
+    """A stored key, without its secret (which is shown once, at creation, and kept hashed)."""
+
+    id: str
+    name: str | None
+    grant: Grant
+    created_at: datetime
+    revoked_at: datetime | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        grant = self.grant.to_dict()
+        del grant["key_id"]
+        return {"id": self.id, "name": self.name, **grant, "created_at": self.created_at.isoformat(),
+                "revoked_at": self.revoked_at.isoformat() if self.revoked_at else None}

@@ -1,0 +1,87 @@
+"""Request bodies of the HTTP API. Unknown fields are refused (``extra="forbid"``); sizes are
+bounded here so that a request is refused before it reaches the engine."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+MAX_K = 1000
+MAX_BUDGET = 1_000_000
+MAX_BATCHES = 1000
+MAX_MESSAGES = 1000
+Name = Field(default=None, min_length=1, max_length=200)
+TimeValue = str | float | int
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ScopeFields(Strict):
+    user_id: str | None = Name
+    agent_id: str | None = Name
+    session_id: str | None = Name
+
+
+class Message(Strict):
+    content: str
+    role: str | None = None
+    speaker: str | None = None
+    timestamp: TimeValue | None = None
+    metadata: dict[str, Any] | None = None
+
+
+class AddBody(ScopeFields):
+    messages: str | list[Message | str] = Field(
+        description="A text, or messages in order (one exchange: one transaction, one session).")
+    timestamp: TimeValue | None = None
+    metadata: dict[str, Any] | None = None
+    kind: str | None = None
+    role: str | None = None
+    speaker: str | None = None
+    provenance: list[str] = Field(default_factory=list, max_length=1000)
+
+
+class BatchItem(ScopeFields):
+    messages: list[Message | str] = Field(min_length=1, max_length=MAX_MESSAGES)
+    metadata: dict[str, Any] | None = None
+
+
+class AddManyBody(Strict):
+    batches: list[BatchItem] = Field(min_length=1, max_length=MAX_BATCHES)
+
+
+class SearchBody(ScopeFields):
+    query: str = Field(min_length=1, max_length=10_000)
+    k: int | None = Field(default=None, ge=1, le=MAX_K)
+    budget_tokens: int | None = Field(default=None, ge=1, le=MAX_BUDGET)
+    filters: dict[str, Any] | None = None
+    kinds: list[str] | None = Field(default=None, max_length=10)
+    as_of: TimeValue | None = None
+    valid_at: TimeValue | None = None
+    now: TimeValue | None = None
+
+
+class UpdateBody(ScopeFields):
+    content: str | None = None
+    metadata: dict[str, Any] | None = None
+    timestamp: TimeValue | None = None
+
+
+class SupersedeBody(ScopeFields):
+    content: str
+    metadata: dict[str, Any] | None = None
+    timestamp: TimeValue | None = None
+    kind: str | None = None
+
+
+class FlushBody(ScopeFields):
+    timeout: float | None = Field(default=30.0, ge=0, le=3600)
+
+
+class RetryBody(Strict):
+    stage: str | None = Field(default=None, max_length=100)
+    ids: list[int] | None = Field(default=None, max_length=10_000)
+
