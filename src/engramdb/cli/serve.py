@@ -28,9 +28,11 @@ def is_loopback(host: str) -> bool:
 @click.option("--embedder", envvar="ENGRAM_EMBEDDER", default=None, help="local (default), hash[:DIM] or openai:MODEL.")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind (loopback by default).")
 @click.option("--port", type=click.IntRange(0, 65535), default=8765, show_default=True)
+@click.option("--worker-threads", type=click.IntRange(0, 16), default=2, show_default=True,
+              help="Background embedding threads per open tenant; 0 leaves the queue to `engram worker` processes.")
 @click.option("--access-log/--no-access-log", default=True, show_default=True,
               help="One JSON line per request on stderr.")
-def serve(db: str | None, embedder: str | None, host: str, port: int, access_log: bool) -> None:
+def serve(db: str | None, embedder: str | None, host: str, port: int, worker_threads: int, access_log: bool) -> None:
     """Serve the HTTP API (/v1, OpenAPI at /openapi.json), the web inspector (/ui) and /metrics."""
     import uvicorn
 
@@ -49,7 +51,7 @@ def serve(db: str | None, embedder: str | None, host: str, port: int, access_log
                    "every memory; `engram keys create` turns authentication on", err=True)
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
     logging.getLogger("engramdb.access").disabled = not access_log
-    app = create_app(ServerConfig(db=db, embedder=embedder))
+    app = create_app(ServerConfig(db=db, embedder=embedder, worker_threads=worker_threads))
     uvicorn.run(app, host=host, port=port, access_log=False, log_level="warning")
 
 

@@ -42,12 +42,13 @@ class WorkerOptions:
     idle_s: float = 0.5  # how long an idle worker sleeps before it looks at the queue again
     #: background threads a Memory runs, each claiming its own batches (they share one model
     #: instance of one compute thread each, so two threads embed two batches at once, and none
-    #: waits on a busy core for the other, as onnxruntime's intra-op threads do)
+    #: waits on a busy core for the other, as onnxruntime's intra-op threads do); 0: none, the
+    #: queue is left to ``engram worker`` processes (and to ``flush``, which then works itself)
     threads: int = 2
 
     def __post_init__(self) -> None:
-        if self.batch < 1 or self.max_attempts < 1 or self.threads < 1:
-            raise ValidationError("batch, max_attempts and threads must be at least 1")
+        if self.batch < 1 or self.max_attempts < 1 or self.threads < 0:
+            raise ValidationError("batch and max_attempts must be at least 1, threads at least 0")
         if min(self.lease_s, self.backoff_s, self.backoff_max_s, self.idle_s) <= 0:
             raise ValidationError("lease, backoff and idle times must be positive")
 

@@ -37,6 +37,7 @@ class ServerConfig:
     max_body_bytes: int = MAX_BODY
     open_tenants: int = OPEN_TENANTS
     close_timeout: float = 10.0
+    worker_threads: int = 2  # background threads per open tenant; 0: `engram worker` processes do it
 
 
 def create_app(config: ServerConfig | None = None) -> FastAPI:
@@ -44,7 +45,8 @@ def create_app(config: ServerConfig | None = None) -> FastAPI:
     keys = KeyRing(keys_path(config.db))
     embedder = config.embedder if config.embedder is not None and not isinstance(config.embedder, str) \
         else open_embedder(config.embedder)
-    pool = TenantPool(config.db, embedder, size=config.open_tenants, close_timeout=config.close_timeout)
+    pool = TenantPool(config.db, embedder, size=config.open_tenants, close_timeout=config.close_timeout,
+                      worker_threads=config.worker_threads)
     metrics = Metrics()
 
     @asynccontextmanager

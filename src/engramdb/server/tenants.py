@@ -9,6 +9,7 @@ from pathlib import Path
 
 from engramdb.core.ports import Embedder
 from engramdb.engine.memory import Memory
+from engramdb.pipeline.worker import WorkerOptions
 from engramdb.registry import tenant_db
 
 OPEN_TENANTS = 32
@@ -16,11 +17,12 @@ OPEN_TENANTS = 32
 
 class TenantPool:
     def __init__(self, db: str | Path | None, embedder: Embedder, *, size: int = OPEN_TENANTS,
-                 close_timeout: float = 10.0) -> None:
+                 close_timeout: float = 10.0, worker_threads: int = 2) -> None:
         self.db = db
         self.embedder = embedder
         self.size = size
         self.close_timeout = close_timeout
+        self.worker = WorkerOptions(threads=worker_threads)
         self._open: OrderedDict[str, Memory] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -31,7 +33,8 @@ class TenantPool:
             if mem is not None:
                 self._open.move_to_end(tenant)
                 return mem
-        mem = Memory(tenant_db(self.db, tenant), embedder=self.embedder, close_timeout=self.close_timeout)
+        mem = Memory(tenant_db(self.db, tenant), embedder=self.embedder, close_timeout=self.close_timeout,
+                     worker=self.worker)
         evicted: list[Memory] = []
         with self._lock:
             if tenant in self._open:  # another request opened it meanwhile
