@@ -61,6 +61,29 @@ def perf(locomo: Path, embedder: str | None, repeats: int, adds: int, longmemeva
              worker_threads=worker_threads, seed=seed)
 
 
+@bench.command("serve")
+@click.argument("locomo", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+                default=DEFAULT_DATA / "locomo" / "locomo_dev.json")
+@click.option("--embedder", envvar="ENGRAM_EMBEDDER", default=None)
+@click.option("--clients", type=click.IntRange(1, 256), default=16, show_default=True, help="Concurrent clients.")
+@click.option("--seconds", type=click.FloatRange(1, 3600), default=60, show_default=True, help="Length of each phase.")
+@click.option("--topologies", default="one,two", show_default=True,
+              help="one: one server; two: two servers on one file + an engram worker process.")
+@click.option("--conversations", type=click.IntRange(1), default=None, help="Seed only the first N conversations.")
+@click.option("--profile", is_flag=True, help="Sample a server with py-spy during the search phase.")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("bench-out"))
+def serve_load(locomo: Path, embedder: str | None, clients: int, seconds: float, topologies: str,
+               conversations: int | None, profile: bool, out_dir: Path) -> None:
+    """Sustained load on real engram serve processes over loopback: adds, searches, a 1:4 mix."""
+    from engramdb.bench.serve_load import TOPOLOGIES, run_serve_load
+
+    chosen = [t.strip() for t in topologies.split(",") if t.strip()]
+    if not chosen or any(t not in TOPOLOGIES for t in chosen):
+        raise click.BadParameter(f"topologies: comma-separated among {', '.join(TOPOLOGIES)}")
+    run_serve_load(locomo, embedder=embedder, clients=clients, seconds=seconds, out_dir=out_dir,
+                   topologies=chosen, profile=profile, conversations=conversations)
+
+
 @bench.command()
 @click.option("--sizes", default="1000,10000", show_default=True, help="Memories in the file, comma-separated.")
 @click.option("--deletes", type=click.IntRange(1), default=15, show_default=True,
