@@ -225,7 +225,9 @@ def _json_object(text: str | None) -> dict[str, Any] | None:
 def _register_more() -> None:
     from engramdb.cli.bench import bench
     from engramdb.cli.demo import demo
+    from engramdb.cli.edit import supersede, update
     from engramdb.cli.importing import import_
+    from engramdb.cli.mcp_cmd import mcp
     from engramdb.cli.pipeline import flush, jobs, status, worker
     from engramdb.cli.scopes import scopes
     from engramdb.cli.serve import keys, serve
@@ -234,7 +236,7 @@ def _register_more() -> None:
     cli.add_command(scopes)
     cli.add_command(demo)
     cli.add_command(bench)
-    for command in (worker, flush, status, jobs, serve, keys):
+    for command in (update, supersede, worker, flush, status, jobs, serve, keys, mcp):
         cli.add_command(command)
 
 
