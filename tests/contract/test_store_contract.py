@@ -256,6 +256,9 @@ def test_list_is_in_event_time_order(filtered):
     times = [r.event_time for r in m.list(user_id="u")]
     assert times == sorted(times)
     assert len(times) == 4
+    newest = m.list(user_id="u", newest_first=True)
+    assert [r.event_time for r in newest] == sorted(times, reverse=True)
+    assert [r.id for r in m.list(user_id="u", newest_first=True, limit=2, offset=1)] == [r.id for r in newest[1:3]]
 
 
 # ---- score direction -------------------------------------------------------

@@ -120,15 +120,17 @@ def reindex(db: str | None, embedder: str | None, as_json: bool, user_id: str | 
 @click.option("--limit", type=click.IntRange(0), default=100)
 @click.option("--offset", type=click.IntRange(0), default=0)
 @click.option("--all-versions", "include_superseded", is_flag=True, help="Include superseded memories.")
+@click.option("--newest-first", is_flag=True, help="Latest event time first.")
 @time_options
 def list_(db: str | None, embedder: str | None, as_json: bool, user_id: str | None, agent_id: str | None,
           session_id: str | None, kinds: tuple[str, ...], filters: str | None, limit: int, offset: int,
-          include_superseded: bool, as_of: str | None, valid_at: str | None) -> None:
+          include_superseded: bool, newest_first: bool, as_of: str | None, valid_at: str | None) -> None:
     """List memories of a scope in event-time order."""
     scope = _need_scope(user_id, agent_id, session_id)
     with _open(db, embedder) as mem:
         records = mem.list(**scope, kinds=kinds or None, filters=_json_object(filters), limit=limit,
-                           offset=offset, include_superseded=include_superseded, as_of=as_of, valid_at=valid_at)
+                           offset=offset, include_superseded=include_superseded, as_of=as_of, valid_at=valid_at,
+                           newest_first=newest_first)
     if want_json(as_json):
         emit_json(r.to_dict() for r in records)
     else:

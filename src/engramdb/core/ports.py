@@ -105,8 +105,8 @@ class Store(Protocol):
         """Latest version of a memory (superseded ones included). NotFoundError if absent."""
         ...
 
-    def list(self, spec: ReadSpec, *, limit: int = 100, offset: int = 0) -> Records:
-        """Visible records in event-time order."""
+    def list(self, spec: ReadSpec, *, limit: int = 100, offset: int = 0, newest_first: bool = False) -> Records:
+        """Visible records in event-time order (``newest_first``: the reverse)."""
         ...
 
     def count(self, spec: ReadSpec) -> int: ...

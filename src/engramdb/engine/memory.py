@@ -272,14 +272,15 @@ class Memory(PipelineFacade):
     def list(self, *, user_id: str | None = None, agent_id: str | None = None, session_id: str | None = None,
              filters: dict[str, Any] | None = None, kinds: Sequence[Kind | str] | None = None,
              as_of: TimeLike | None = None, valid_at: TimeLike | None = None,
-             include_superseded: bool = False, limit: int = 100, offset: int = 0) -> Records:
-        """A scope's memories in event-time order; ``valid_at`` (event time) and ``as_of``
-        (system time) as in :meth:`search`."""
+             include_superseded: bool = False, limit: int = 100, offset: int = 0,
+             newest_first: bool = False) -> Records:
+        """A scope's memories in event-time order (``newest_first``: latest first); ``valid_at``
+        (event time) and ``as_of`` (system time) as in :meth:`search`."""
         if not all(isinstance(n, int) and not isinstance(n, bool) and 0 <= n <= INT64_MAX for n in (limit, offset)):
             raise ValidationError(f"limit and offset must be integers from 0 to {INT64_MAX}")
         spec = self._spec(user_id, agent_id, session_id, filters, kinds, as_of, include_superseded,
                           valid_at=valid_at)
-        return self.store.list(spec, limit=limit, offset=offset)
+        return self.store.list(spec, limit=limit, offset=offset, newest_first=newest_first)
 
     def scopes(self, *, user_id: str | None = None, agent_id: str | None = None, session_id: str | None = None,
                by_session: bool = False) -> builtins.list[ScopeSummary]:

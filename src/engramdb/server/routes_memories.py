@@ -81,12 +81,13 @@ def list_memories(caller: CallerDep, user_id: NameQ = None, agent_id: NameQ = No
                   as_of: Annotated[str | None, Query(max_length=64)] = None,
                   valid_at: Annotated[str | None, Query(max_length=64)] = None,
                   include_superseded: bool = False,
+                  order: Annotated[str, Query(pattern="^(asc|desc)$", description="event time order")] = "asc",
                   limit: Annotated[int, Query(ge=0, le=MAX_K)] = 100,
                   offset: Annotated[int, Query(ge=0, le=10**12)] = 0) -> dict[str, Any]:
     mem = caller.memory(user_id, agent_id, write=False)
     records = mem.list(user_id=user_id, agent_id=agent_id, session_id=session_id, filters=_filters(filters),
                        kinds=kinds, as_of=as_of, valid_at=valid_at, include_superseded=include_superseded,
-                       limit=limit, offset=offset)
+                       limit=limit, offset=offset, newest_first=order == "desc")
     more = len(records) == limit and limit > 0
     return {"memories": [r.to_dict() for r in records], "next_offset": offset + len(records) if more else None}
 

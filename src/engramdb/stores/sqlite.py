@@ -176,9 +176,10 @@ class SQLiteStore(QueueMethods):
         with self.conn.read() as db:
             return self._latest(db, memory_id, scope)
 
-    def list(self, spec: ReadSpec, *, limit: int = 100, offset: int = 0) -> Records:
+    def list(self, spec: ReadSpec, *, limit: int = 100, offset: int = 0, newest_first: bool = False) -> Records:
         where, params = visibility_clause(spec)
-        sql = f"SELECT {COLUMNS} FROM memories m WHERE {where} ORDER BY m.event_time, m.id, m.version LIMIT ? OFFSET ?"
+        order = "m.event_time DESC, m.id DESC, m.version DESC" if newest_first else "m.event_time, m.id, m.version"
+        sql = f"SELECT {COLUMNS} FROM memories m WHERE {where} ORDER BY {order} LIMIT ? OFFSET ?"
         with self.conn.read() as db:
             return [record_from_row(r) for r in db.execute(sql, [*params, limit, offset])]
 
