@@ -154,3 +154,20 @@ def test_readme_library_example_holds(tmp_path: Path, monkeypatch: pytest.Monkey
         assert value_of(results, "mem.reindex(") == 2
     finally:
         mem.close()
+
+
+def test_readme_serving_block_runs_as_written(checkout: Path, tmp_path: Path) -> None:
+    """The Serving block, as written (port 8765 on loopback, a real `engram serve`)."""
+    [block] = code_blocks("Serving: HTTP API, MCP, web inspector", "bash")
+    env = {**os.environ, "ENGRAM_EMBEDDER": "hash"}
+    env.pop("ENGRAM_DB", None)
+    script = checkout / "readme_serve.sh"
+    script.write_text("set -euo pipefail\n" + block, encoding="utf-8")
+    done = subprocess.run(["bash", str(script)], cwd=checkout, env=env, capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr[-3000:]
+    added, found, refused = [json.loads(line) for line in done.stdout.replace("}{", "}\n{").splitlines()]
+    assert added["memories"][0]["content"] == "I prefer window seats"
+    assert "window seats" in found["context"]
+    assert refused["error"]["type"] == "forbidden"
+    assert (checkout / "team.keys.db").is_file()

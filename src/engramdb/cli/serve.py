@@ -76,7 +76,8 @@ def _db_option(fn: click.decorators.FC) -> click.decorators.FC:
 @click.option("--json", "as_json", is_flag=True)
 def create_key(db: str | None, tenant: str, users: tuple[str, ...], agents: tuple[str, ...], read_only: bool,
                name: str | None, as_json: bool) -> None:
-    """Create a key and print its secret (shown once)."""
+    """Create a key and print its secret (shown once): only the secret on stdout, so that
+    KEY=$(engram keys create ...) works; --json gives the key's record with it."""
     from engramdb.registry import keys_path
     from engramdb.stores.sqlite_keys import KeyRing
 
@@ -86,7 +87,7 @@ def create_key(db: str | None, tenant: str, users: tuple[str, ...], agents: tupl
                                   read_only=read_only, name=name)
     finally:
         ring.close()
-    if want_json(as_json):
+    if as_json:
         emit_json([{**key.to_dict(), "secret": secret}])
     else:
         click.echo(secret)
