@@ -15,14 +15,20 @@ from typing import Any
 from engramdb.core.errors import ForbiddenError, ValidationError
 
 DEFAULT_TENANT = "default"
-_TENANT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+# lower case only: on a case-insensitive file system (macOS, Windows) "Acme" and "acme" would
+# be one database file, so two tenants would share their memories; no trailing dot (Windows
+# drops it) and no device names (con, nul, com1, ...)
+_TENANT = re.compile(r"[a-z0-9](?:[a-z0-9_.-]{0,62}[a-z0-9_-])?")
+_DEVICES = frozenset({"con", "prn", "aux", "nul", *(f"com{i}" for i in range(10)), *(f"lpt{i}" for i in range(10))})
 
 
 def check_tenant(name: str) -> str:
-    """Tenant names become file names: letters, digits, ``_ . -``, at most 64, no leading dot."""
-    if not isinstance(name, str) or not _TENANT.match(name) or ".." in name:
-        raise ValidationError(f"tenant {name!r}: use 1-64 letters, digits, '_', '.' or '-', starting with a "
-                              "letter or digit")
+    """Tenant names become file names: lower-case letters, digits, ``_ . -``, at most 64, starting
+    with a letter or digit, not ending with a dot."""
+    if (not isinstance(name, str) or not _TENANT.fullmatch(name) or ".." in name
+            or name.split(".")[0] in _DEVICES):
+        raise ValidationError(f"tenant {name!r}: use 1-64 lower-case letters, digits, '_', '.' or '-', starting "
+                              "with a letter or digit")
     return name
 
 

@@ -3,16 +3,18 @@ bounded here so that a request is refused before it reaches the engine."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, StrictStr
 
 MAX_K = 1000
 MAX_BUDGET = 1_000_000
 MAX_BATCHES = 1000
 MAX_MESSAGES = 1000
 Name = Field(default=None, min_length=1, max_length=200)
-TimeValue = str | float | int
+INT64_MAX = 2**63 - 1
+# strict: a JSON true is not the time 1970-01-01T00:00:01, nor k=1
+TimeValue = StrictStr | StrictFloat | StrictInt
 
 
 class Strict(BaseModel):
@@ -55,8 +57,8 @@ class AddManyBody(Strict):
 
 class SearchBody(ScopeFields):
     query: str = Field(min_length=1, max_length=10_000)
-    k: int | None = Field(default=None, ge=1, le=MAX_K)
-    budget_tokens: int | None = Field(default=None, ge=1, le=MAX_BUDGET)
+    k: StrictInt | None = Field(default=None, ge=1, le=MAX_K)
+    budget_tokens: StrictInt | None = Field(default=None, ge=1, le=MAX_BUDGET)
     filters: dict[str, Any] | None = None
     kinds: list[str] | None = Field(default=None, max_length=10)
     as_of: TimeValue | None = None
@@ -83,5 +85,5 @@ class FlushBody(ScopeFields):
 
 class RetryBody(Strict):
     stage: str | None = Field(default=None, max_length=100)
-    ids: list[int] | None = Field(default=None, max_length=10_000)
+    ids: list[Annotated[StrictInt, Field(ge=1, le=INT64_MAX)]] | None = Field(default=None, max_length=10_000)
 
