@@ -52,7 +52,8 @@ def create_app(config: ServerConfig | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         try:
-            yield
+            async with app.state.mcp.run():  # the MCP endpoint's session manager (mcp/mount.py)
+                yield
         finally:
             pool.close()
             keys.close()
@@ -66,6 +67,9 @@ def create_app(config: ServerConfig | None = None) -> FastAPI:
     errors.install(app)
     app.include_router(memories)
     app.include_router(pipeline)
+    from engramdb.mcp.mount import mount_mcp
+
+    app.state.mcp = mount_mcp(app, pool, app.state.gate)
     _health(app, pool, metrics)
     from engramdb.server.ui import mount as mount_ui
 

@@ -1,0 +1,101 @@
+"""Tool results: a compact text for the model (what most clients put in its context) and the
+same facts as structured content for programs. Long memories are cut in lists and rankings
+(``get_memory`` returns the whole text)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from mcp.types import CallToolResult, TextContent
+
+from engramdb.core.models import HistoryEvent, Hit, MemoryRecord, SearchResult
+
+SNIPPET = 500  # characters of a memory shown in search / list results
+
+
+def result(text: str, data: dict[str, Any]) -> CallToolResult:
+    return CallToolResult(content=[TextContent(type="text", text=text)], structured_content=data)
+
+
+def _snippet(content: str) -> tuple[str, bool]:
+    if len(content) <= SNIPPET:
+        return content, False
+    return content[:SNIPPET].rstrip() + "…", True
+
+
+def brief(record: MemoryRecord, score: float | None = None) -> dict[str, Any]:
+    """One memory in a ranking or a list: enough to cite it and to fetch the rest."""
+    content, cut = _snippet(record.content)
+    out: dict[str, Any] = {"id": record.id}
+    if score is not None:
+        out["score"] = round(score, 4)
+    out.update({"content": content, "event_time": record.event_time.isoformat(),
+                "speaker": record.speaker or record.role, "kind": record.kind.value,
+                "session_id": record.scope.session_id})
+    if cut:
+        out["truncated"] = True
+    return out
+
+
+def _line(item: dict[str, Any]) -> str:
+    score = f" {item['score']:.3f}" if "score" in item else ""
+    who = f"{item['speaker']}: " if item["speaker"] else ""
+    return f"[{item['id']}]{score} {item['event_time'][:10]} {who}{item['content']}"
+
+
+def remembered(records: Sequence[MemoryRecord]) -> CallToolResult:
+    ids = [r.id for r in records]
+    return result(f"remembered {', '.join(ids)}", {"ids": ids})
+
+
+def recalled(found: SearchResult) -> CallToolResult:
+    ids = [h.record.id for h in found.packed]
+    text = found.context if found.context else "(no memory matches this query)"
+    if ids:
+        text += f"\n\n[memory ids: {', '.join(ids)}]"
+    text += "".join(f"\nwarning: {w}" for w in found.warnings)
+    return result(text, {"context": found.context, "ids": ids, "context_tokens": found.context_tokens,
+                         "unembedded": found.unembedded, "warnings": list(found.warnings)})
+
+
+def ranked(hits: Sequence[Hit], warnings: Sequence[str] = ()) -> CallToolResult:
+    items = [brief(h.record, h.score) for h in hits]
+    text = "\n".join(_line(i) for i in items) or "(no memory matches this query)"
+    text += "".join(f"\nwarning: {w}" for w in warnings)
+    return result(text, {"hits": items, "warnings": list(warnings)})
+
+
+def listed(records: Sequence[MemoryRecord], next_offset: int | None) -> CallToolResult:
+    items = [brief(r) for r in records]
+    text = "\n".join(_line(i) for i in items) or "(no memories)"
+    if next_offset is not None:
+        text += f"\n(more: offset={next_offset})"
+    return result(text, {"memories": items, "next_offset": next_offset})
+
+
+def record(rec: MemoryRecord) -> CallToolResult:
+    data = {"id": rec.id, "content": rec.content, "kind": rec.kind.value, "role": rec.role,
+            "speaker": rec.speaker, "event_time": rec.event_time.isoformat(),
+            "session_id": rec.scope.session_id, "metadata": rec.metadata, "version": rec.version,
+            "updated_at": rec.updated_at.isoformat(), "superseded_by": rec.superseded_by,
+            "provenance": list(rec.provenance)}
+    shown = {k: v for k, v in data.items() if v not in (None, [], {})}
+    return result(json.dumps(shown, ensure_ascii=False), data)
+
+
+def history(memory_id: str, events: Sequence[HistoryEvent]) -> CallToolResult:
+    items: list[dict[str, Any]] = [{"action": e.action.value, "at": e.at.isoformat(),
+              "before": _content(e.before), "after": _content(e.after)} for e in events]
+    lines = [f"{i['at'][:19]} {i['action']}: " + " -> ".join(
+        json.dumps(_snippet(c)[0], ensure_ascii=False) for c in (i["before"], i["after"]) if c is not None)
+        for i in items]
+    return result("\n".join(lines) or f"(no history for {memory_id})", {"memory_id": memory_id, "events": items})
+
+
+def _content(version: dict[str, Any] | None) -> str | None:
+    if version is None:
+        return None
+    content = version.get("content")
+    return content if isinstance(content, str) else None
