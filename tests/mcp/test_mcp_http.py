@@ -79,13 +79,16 @@ async def _as_sam(url: str, keys: dict[str, str], ids: dict[str, str]) -> None:
         assert [h["id"] for h in hits] == [ids["sam"]]
         listed = (await call(sam, "list_memories")).structured_content["memories"]
         assert [m["id"] for m in listed] == [ids["sam"]]
-        for tool in ("get_memory", "memory_history", "forget"):
-            denied = await call(sam, tool, memory_id=ids["eve"])
+        for tool, extra in (("get_memory", {}), ("memory_history", {}), ("forget", {}),
+                            ("update_memory", {"content": "Eve has no cat"})):
+            denied = await call(sam, tool, memory_id=ids["eve"], **extra)
             assert denied.is_error and "not_found" in text(denied), text(denied)
         assert not (await call(sam, "remember", content="Sam's flight seat is 14A")).is_error
     async with mcp_client(url, keys["sam_ro"]) as reader:
         assert "Pimenta" in text(await call(reader, "recall", query="cat"))
-        for tool, args in (("remember", {"content": "Sam now has a dog"}), ("forget", {"memory_id": ids["sam"]})):
+        for tool, args in (("remember", {"content": "Sam now has a dog"}), ("forget", {"memory_id": ids["sam"]}),
+                           ("update_memory", {"memory_id": ids["sam"], "content": "no cat"}),
+                           ("forget_all", {"confirm": True})):
             refused = await call(reader, tool, **args)
             assert refused.is_error and "read-only" in text(refused), text(refused)
     async with mcp_client(url + "?user_id=eve", keys["team"]) as team:  # a key for several users names one

@@ -13,7 +13,8 @@ from tests.support.pipeline import subprocess_env
 
 from mcp import Client, StdioServerParameters
 
-TOOLS = {"recall", "search", "remember", "list_memories", "get_memory", "memory_history", "forget"}
+TOOLS = {"recall", "search", "remember", "list_memories", "get_memory", "memory_history", "forget",
+         "update_memory", "supersede_memory", "forget_all", "flush"}
 
 
 def engram_mcp(db: Path, *args: str, **env: str) -> StdioServerParameters:
@@ -76,8 +77,18 @@ async def _session(db: Path) -> None:
         assert got.structured_content["content"] == "I adopted a cat named Pimenta"
         assert got.structured_content["metadata"] == {"topic": "pets"}
 
+        newest = await call(client, "list_memories", limit=1, newest_first=True)
+        assert "14A" in newest.structured_content["memories"][0]["content"]
+
+        await call(client, "update_memory", memory_id=cat, content="I adopted an orange cat named Pimenta")
         history = await call(client, "memory_history", memory_id=cat)
-        assert [e["action"] for e in history.structured_content["events"]] == ["add"]
+        assert [e["action"] for e in history.structured_content["events"]] == ["add", "update"]
+        assert "orange" in text(history)
+        seat = newest.structured_content["memories"][0]["id"]
+        moved = await call(client, "supersede_memory", memory_id=seat, content="My seat on the Lisbon flight is 3C")
+        assert moved.structured_content["superseded"] == seat
+        assert "3C" in text(await call(client, "recall", query="Lisbon flight seat"))
+        assert (await call(client, "flush", timeout_seconds=10)).structured_content["remaining"] == 0
 
         await call(client, "forget", memory_id=cat)
         gone = await client.call_tool("get_memory", {"memory_id": cat})
@@ -85,6 +96,10 @@ async def _session(db: Path) -> None:
         bad = await client.call_tool("remember", {"content": "x", "timestamp": "not a time"})
         assert isinstance(bad, CallToolResult) and bad.is_error and "invalid_input" in text(bad)
         assert "Pimenta" not in text(await call(client, "recall", query="cat Pimenta"))
+        unconfirmed = await client.call_tool("forget_all", {})
+        assert isinstance(unconfirmed, CallToolResult) and unconfirmed.is_error and "confirm" in text(unconfirmed)
+        assert (await call(client, "forget_all", confirm=True)).structured_content["deleted"] >= 1
+        assert (await call(client, "list_memories")).structured_content["memories"] == []
 
 
 def test_other_users_memories_are_out_of_reach(tmp_path: Path) -> None:

@@ -25,11 +25,13 @@ from engramdb.core.errors import ConfigError, ScopeError
               help="stdio (the client starts this process) or streamable HTTP at http://HOST:PORT/mcp.")
 @click.option("--host", default="127.0.0.1", show_default=True, help="HTTP: address to bind (loopback only).")
 @click.option("--port", type=click.IntRange(0, 65535), default=8766, show_default=True, help="HTTP: port.")
-@click.option("-v", "--verbose", is_flag=True, help="Log each request on stderr.")
+@click.option("-v", "--verbose", is_flag=True, help="Log at INFO level on stderr (default: warnings only).")
 def mcp(db: str | None, embedder: str | None, user_id: str | None, agent_id: str | None, session_id: str | None,
         transport: str, host: str, port: int, verbose: bool) -> None:
-    """Serve memory as MCP tools (recall, search, remember, list_memories, get_memory, memory_history,
-    forget) for one user: `engram mcp --db memory.db --user sam`. Logs go to stderr; on stdio,
+    """Serve memory as MCP tools for one user: `engram mcp --db memory.db --user sam`.
+
+    Tools: recall, search, list_memories, get_memory, memory_history, remember, update_memory,
+    supersede_memory, forget, forget_all, flush (docs/mcp.md). Logs go to stderr; on stdio,
     stdout carries only the protocol."""
     if user_id is None and agent_id is None:
         raise ScopeError("engram mcp needs --user (env ENGRAM_USER) or --agent (env ENGRAM_AGENT)")

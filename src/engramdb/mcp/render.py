@@ -10,7 +10,7 @@ from typing import Any
 
 from mcp.types import CallToolResult, TextContent
 
-from engramdb.core.models import HistoryEvent, Hit, MemoryRecord, SearchResult
+from engramdb.core.models import HistoryEvent, MemoryRecord, SearchResult
 
 SNIPPET = 500  # characters of a memory shown in search / list results
 
@@ -55,16 +55,25 @@ def recalled(found: SearchResult) -> CallToolResult:
     text = found.context if found.context else "(no memory matches this query)"
     if ids:
         text += f"\n\n[memory ids: {', '.join(ids)}]"
-    text += "".join(f"\nwarning: {w}" for w in found.warnings)
+    text += _pending(found.unembedded)
     return result(text, {"context": found.context, "ids": ids, "context_tokens": found.context_tokens,
                          "unembedded": found.unembedded, "warnings": list(found.warnings)})
 
 
-def ranked(hits: Sequence[Hit], warnings: Sequence[str] = ()) -> CallToolResult:
-    items = [brief(h.record, h.score) for h in hits]
+def ranked(found: SearchResult, k: int) -> CallToolResult:
+    items = [brief(h.record, h.score) for h in found.hits[:k]]
     text = "\n".join(_line(i) for i in items) or "(no memory matches this query)"
-    text += "".join(f"\nwarning: {w}" for w in warnings)
-    return result(text, {"hits": items, "warnings": list(warnings)})
+    text += _pending(found.unembedded)
+    return result(text, {"hits": items, "unembedded": found.unembedded, "warnings": list(found.warnings)})
+
+
+def _pending(unembedded: int) -> str:
+    """The engine's warnings speak to operators (run a worker, reindex); the model only needs
+    to know that the newest memories are found by their words alone for now."""
+    if not unembedded:
+        return ""
+    return (f"\n(note: {unembedded} recent memories are not indexed by meaning yet; they are found by "
+            "matching words only)")
 
 
 def listed(records: Sequence[MemoryRecord], next_offset: int | None) -> CallToolResult:
