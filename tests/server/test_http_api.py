@@ -423,3 +423,34 @@ def test_tenants_never_see_each_other(tmp_path: Path) -> None:
         assert 'tenant="acme"' in metrics and 'tenant="globex"' in metrics
     assert tenant_db(db, "acme") == tmp_path / "memory.tenants" / "acme.db"
     assert (tmp_path / "memory.tenants" / "acme.db").is_file() and (tmp_path / "memory.tenants" / "globex.db").is_file()
+
+
+def test_tenant_evicted_while_in_use_is_closed_after_its_requests(tmp_path: Path) -> None:
+    """A pool of one open tenant, three tenants used at once: each request evicts another
+    tenant's Memory, which must stay open until that tenant's requests are done (it used to be
+    closed at once: 500 "Cannot operate on a closed database")."""
+    import threading
+
+    db = tmp_path / "memory.db"
+    keys = {t: issue(db, t)[1] for t in ("ta", "tb", "tc")}
+    statuses: list[int] = []
+    with live_server(db, open_tenants=1) as server:
+        def work(tenant: str) -> None:
+            with server.client(keys[tenant]) as http:
+                for i in range(12):
+                    statuses.append(http.post("/v1/memories", json={"messages": f"m {i}", "user_id": "u"}).status_code)
+                    statuses.append(http.post("/v1/search", json={"query": "m", "user_id": "u"}).status_code)
+                    with http.stream("GET", "/v1/export", params={"user_id": "u"}) as response:
+                        response.read()
+                        statuses.append(response.status_code)
+                    statuses.append(http.get("/metrics").status_code)
+
+        threads = [threading.Thread(target=work, args=(t,)) for t in keys for _ in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        for secret in keys.values():
+            with server.client(secret) as http:
+                assert len(http.get("/v1/memories", params={"user_id": "u", "limit": 100}).json()["memories"]) == 24
+    assert statuses and set(statuses) <= {200, 201}, sorted(set(statuses))

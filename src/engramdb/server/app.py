@@ -88,8 +88,8 @@ def _health(app: FastAPI, pool: TenantPool, metrics: Metrics) -> None:
     def readyz(request: Request) -> JSONResponse:
         try:
             request.app.state.gate.keys.active()
-            mem = pool.get("default")
-            mem.count(user_id="__readyz__")
+            with pool.lease("default") as mem:
+                mem.count(user_id="__readyz__")
         except StoreError as exc:
             return errors.envelope(503, "not_ready", str(exc))
         return JSONResponse({"status": "ready"})
@@ -100,7 +100,10 @@ def _health(app: FastAPI, pool: TenantPool, metrics: Metrics) -> None:
 
 
 def _queue_gauges(pool: TenantPool) -> Iterator[tuple[str, str, dict[str, str], float]]:
-    stats = [(tenant, mem.status()) for tenant, mem in sorted(pool.opened().items())]
+    stats = []
+    for tenant in sorted(pool.opened()):
+        with pool.lease(tenant) as mem:  # not closed under us if the pool evicts it meanwhile
+            stats.append((tenant, mem.status()))
     for tenant, status in stats:
         for stage in status.stages:
             yield ("engram_queue_jobs", "Jobs in the pipeline's queue by tenant, stage and state.",

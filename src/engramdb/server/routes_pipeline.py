@@ -75,6 +75,6 @@ async def import_lines(request: Request, caller: CallerDep) -> dict[str, Any]:
     def check(user_id: str | None, agent_id: str | None) -> None:  # every line's owner, before any write
         caller.grant.check(user_id, agent_id, write=True)
 
-    mem = caller.pool.get(caller.grant.tenant)
+    mem = await run_in_threadpool(caller.tenant)
     written = await run_in_threadpool(mem.import_jsonl, text, source="<request>", allow=check)
     return {"written": written}
