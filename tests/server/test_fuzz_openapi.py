@@ -1,8 +1,9 @@
 """Schemathesis (4.x) over the app's own OpenAPI schema: every operation gets generated valid and
 invalid requests, sent with an unrestricted key and with a read-only key restricted to one user.
-Checks: no response is a 5xx, and every 4xx carries the error envelope ``{"error": {"type",
-"message"}}``. In process (ASGI) and bounded, so it runs in CI; ``ENGRAM_FUZZ_EXAMPLES`` raises
-the number of examples per operation (the ``slow`` test runs 10x more)."""
+Checks: no response is a 5xx, every 4xx carries the error envelope ``{"error": {"type",
+"message"}}``, and a documented status has the documented body. In process (ASGI) and bounded,
+so it runs in CI; ``ENGRAM_FUZZ_EXAMPLES`` raises the number of examples per operation (the
+``slow`` test runs 10x more)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis.generation.case import Case
+from schemathesis.specs.openapi.checks import response_schema_conformance
 from starlette.types import Receive, Scope, Send
 from tests.support.http_api import issue
 
@@ -62,6 +64,7 @@ def _check(case: Case, secret: str) -> None:
         body: Any = response.json()
         assert isinstance(body, dict) and set(body) == {"error"}, where
         assert isinstance(body["error"].get("type"), str) and isinstance(body["error"].get("message"), str), where
+    case.validate_response(response, checks=[response_schema_conformance])  # what the schema documents
 
 
 _LENIENT = list(HealthCheck)

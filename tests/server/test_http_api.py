@@ -233,7 +233,9 @@ def test_health_ready_metrics_openapi(server: LiveServer) -> None:
         assert "engram_http_request_seconds_bucket" in body
         assert 'engram_queue_jobs{tenant="default",stage="embed",state="pending"}' in body
         assert 'engram_queue_lag_seconds{tenant="default"}' in body
-        paths = http.get("/openapi.json").json()["paths"]
+        document = http.get("/openapi.json").json()
+        paths = document["paths"]
+        assert document["components"]["schemas"]["HTTPValidationError"]["required"] == ["error"]  # the envelope
         routes = {(m.upper(), p) for p, ops in paths.items() for m in ops}
     expected = {("POST", "/v1/memories"), ("POST", "/v1/memories/batch"), ("POST", "/v1/search"),
                 ("GET", "/v1/memories"), ("GET", "/v1/memories/{memory_id}"), ("PATCH", "/v1/memories/{memory_id}"),

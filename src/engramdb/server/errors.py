@@ -43,7 +43,31 @@ def status_of(exc: EngramError) -> int:
     return 500 if exc.code in ("store_error", "engram_error") else 503 if exc.code == "embedder_error" else 500
 
 
+ENVELOPE_SCHEMA: dict[str, Any] = {
+    "title": "Error", "type": "object", "required": ["error"], "additionalProperties": False,
+    "properties": {"error": {
+        "type": "object", "required": ["type", "message"],
+        "properties": {"type": {"type": "string"}, "message": {"type": "string"},
+                       "details": {"type": "array", "items": {"type": "object"}}}}},
+}
+
+
+def _document(app: FastAPI) -> None:
+    """The schema FastAPI documents for a 422 is its own ``{"detail": [...]}``; ours is the envelope."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = generate()
+            schema.setdefault("components", {}).setdefault("schemas", {})["HTTPValidationError"] = ENVELOPE_SCHEMA
+        return app.openapi_schema or generate()
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
 def install(app: FastAPI) -> None:
+    _document(app)
+
     @app.exception_handler(EngramError)
     async def engram_error(request: Request, exc: EngramError) -> JSONResponse:
         status = status_of(exc)
