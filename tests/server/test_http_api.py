@@ -456,3 +456,14 @@ def test_tenant_evicted_while_in_use_is_closed_after_its_requests(tmp_path: Path
             with server.client(secret) as http:
                 assert len(http.get("/v1/memories", params={"user_id": "u", "limit": 100}).json()["memories"]) == 24
     assert statuses and set(statuses) <= {200, 201}, sorted(set(statuses))
+
+
+def test_revoking_every_key_locks_the_server_it_does_not_open_it(tmp_path: Path) -> None:
+    db = tmp_path / "memory.db"
+    key_id, secret = issue(db)
+    with live_server(db) as server, server.client() as anonymous:
+        assert_envelope(anonymous.get("/v1/export"), 401)
+        revoke(db, key_id)
+        time.sleep(1.2)  # past the gate's one-second cache of the key count
+        assert_envelope(anonymous.get("/v1/export"), 401)
+        assert_envelope(anonymous.get("/v1/export", headers={"Authorization": f"Bearer {secret}"}), 401)

@@ -17,24 +17,26 @@ _CACHE_SECONDS = 1.0
 
 @dataclass
 class Gate:
-    """Every request needs a live key as soon as one key exists; with none, the server is open
-    to its own machine only (``engram serve`` refuses a non-loopback address then)."""
+    """Every request needs a live key as soon as one key exists, revoked or not (revoking every
+    key locks the server, it does not open it to whoever reaches the port); with none ever
+    created, the server is open to its own machine only (``engram serve`` refuses a
+    non-loopback address then)."""
 
     keys: KeyRing
-    _active: int = 0
+    _issued: int = 0
     _checked: float = field(default=-1e9)
 
-    def keys_active(self) -> int:
+    def keys_issued(self) -> int:
         now = time.monotonic()
         if now - self._checked > _CACHE_SECONDS:
-            self._active = self.keys.active()
+            self._issued = self.keys.issued()
             self._checked = now
-        return self._active
+        return self._issued
 
     def grant(self, request: Request) -> Grant:
         secret = _secret(request)
         if secret is None:
-            if self.keys_active() == 0:
+            if self.keys_issued() == 0:
                 return OPEN_GRANT
             raise AuthError("this server needs an API key: 'Authorization: Bearer <key>' (engram keys create)")
         grant = self.keys.verify(secret)

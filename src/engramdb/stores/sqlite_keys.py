@@ -99,6 +99,11 @@ class KeyRing:
         with self._lock:
             return int(self._db.execute("SELECT count(*) FROM api_keys WHERE revoked_at IS NULL").fetchone()[0])
 
+    def issued(self) -> int:
+        """Keys ever created, revoked ones included."""
+        with self._lock:
+            return int(self._db.execute("SELECT count(*) FROM api_keys").fetchone()[0])
+
     def verify(self, secret: str) -> Grant | None:
         """The grant of a live key, or None for an unknown, malformed or revoked one."""
         if not secret.startswith(PREFIX) or len(secret) > 200:
