@@ -30,6 +30,7 @@ from engramdb.server.tenants import TenantPool
 
 ENDPOINT = "/mcp"
 SCOPE_KEY = "engramdb.mcp.binding"  # where a checked request carries its binding to the tools
+MEMORY_KEY = "engramdb.mcp.memory"  # and the tenant's Memory, leased for the request
 _FIELDS = (("user_id", "x-engram-user"), ("agent_id", "x-engram-agent"), ("session_id", "x-engram-session"))
 
 
@@ -42,7 +43,7 @@ def mount_mcp(app: FastAPI, pool: TenantPool, gate: Gate) -> StreamableHTTPSessi
     server.streamable_http_app(stateless_http=True, json_response=True,
                                transport_security=TransportSecuritySettings(enable_dns_rebinding_protection=False))
     manager = server.session_manager
-    app.router.routes.append(Route(ENDPOINT, endpoint=Endpoint(gate, manager), include_in_schema=False))
+    app.router.routes.append(Route(ENDPOINT, endpoint=Endpoint(gate, manager, pool), include_in_schema=False))
     return manager
 
 
@@ -53,7 +54,9 @@ def resolver(pool: TenantPool) -> Resolver:
         if not isinstance(binding, Binding):
             raise AuthError("this request carries no checked API key")
         binding.grant.check(binding.user_id, binding.agent_id, write=write)
-        return Target(pool.get(binding.grant.tenant), binding.user_id, binding.agent_id, binding.session_id)
+        leased = request.scope.get(MEMORY_KEY)
+        memory = leased if leased is not None else pool.get(binding.grant.tenant)
+        return Target(memory, binding.user_id, binding.agent_id, binding.session_id)
 
     return resolve
 
@@ -62,9 +65,10 @@ class Endpoint:
     """ASGI app at /mcp: the key and the scope are checked (in a worker thread: the key ring is
     SQLite) before the SDK's session manager handles the request."""
 
-    def __init__(self, gate: Gate, manager: StreamableHTTPSessionManager) -> None:
+    def __init__(self, gate: Gate, manager: StreamableHTTPSessionManager, pool: TenantPool) -> None:
         self.gate = gate
         self.manager = manager
+        self.pool = pool
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope, receive)
@@ -74,7 +78,13 @@ class Endpoint:
             await errors.envelope(errors.status_of(exc), exc.code, str(exc))(scope, receive, send)
             return
         scope[SCOPE_KEY] = binding
-        await self.manager.handle_request(scope, receive, send)
+        # the tenant's Memory stays open until the response is sent, even if the pool evicts it
+        memory = await anyio.to_thread.run_sync(self.pool.acquire, binding.grant.tenant)
+        scope[MEMORY_KEY] = memory
+        try:
+            await self.manager.handle_request(scope, receive, send)
+        finally:
+            self.pool.release(memory)
 
 
 def bind(request: Request, gate: Gate) -> Binding:
