@@ -139,6 +139,14 @@ class MemoryRecord:
     provenance: tuple[str, ...] = ()
     content_hash: str = ""
     version: int = 1
+    #: event time at which it stopped being true (its successor's event time), None while it holds
+    valid_to: datetime | None = None
+    #: a fact's slot: who it is about ("user", a name) and what ("home city"); facts of one
+    #: slot supersede each other by event time
+    subject: str | None = None
+    attribute: str | None = None
+    #: after this moment reads skip it and the cleanup stage erases it (a TTL)
+    expires_at: datetime | None = None
 
     @property
     def index_text(self) -> str:
@@ -168,6 +176,10 @@ class MemoryRecord:
             "provenance": list(self.provenance),
             "content_hash": self.content_hash,
             "version": self.version,
+            "valid_to": self.valid_to.isoformat() if self.valid_to else None,
+            "subject": self.subject,
+            "attribute": self.attribute,
+            "expires_at": self.expires_at.isoformat() if self.expires_at else None,
         }
 
 
@@ -278,6 +290,10 @@ def _text(value: Any, what: str) -> str:
     return value
 
 
+def _optional_text(value: Any, what: str) -> str | None:
+    return None if value is None else _text(value, what)
+
+
 def _list(value: Any, what: str) -> list[Any]:
     if value is None:
         return []
@@ -310,6 +326,10 @@ def record_from_dict(data: JSONDict) -> MemoryRecord:
             # recomputed, never trusted: a hand-edited line must not keep its old hash
             content_hash=content_hash(_text(data["content"], "content")),
             version=int(data.get("version", 1)),
+            valid_to=_dt(data.get("valid_to")),
+            subject=_optional_text(data.get("subject"), "subject"),
+            attribute=_optional_text(data.get("attribute"), "attribute"),
+            expires_at=_dt(data.get("expires_at")),
         )
     except (KeyError, TypeError, ValueError, AssertionError) as exc:
         if isinstance(exc, ValidationError):

@@ -44,13 +44,19 @@ class Embedder(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class ReadSpec:
-    """Which records a read may see: one scope, optional filters, a point in system time."""
+    """Which records a read may see: one scope, optional filters, a point in system time
+    (``as_of``: versions current then), a point in event time (``valid_at``: what had been said
+    by then and still held then: event_time <= valid_at < valid_to, superseded or not), and
+    the read's clock ``at`` (memories whose ``expires_at`` has passed by then are skipped;
+    ``as_of`` is the clock when given; None: no expiry check)."""
 
     scope: Scope
     filters: Node | None = None
     kinds: tuple[Kind, ...] | None = None
     as_of: datetime | None = None
     include_superseded: bool = False
+    valid_at: datetime | None = None
+    at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -258,23 +264,81 @@ class ChatMessage(TypedDict):
     content: str
 
 
+# A JSON Schema (the subset llms/jsonschema_check.py validates: object, array, string, number,
+# integer, boolean, null, enum, required, additionalProperties, items and simple bounds).
+JSONSchema = dict[str, Any]
+StructuredMode = Literal["json_schema", "json_object", "none"]
+
+
 @dataclass(frozen=True, slots=True)
 class Completion:
-    """One answer of a chat model, with the usage the endpoint reported (0 when it did not)."""
+    """One answer of a chat model, with the usage the endpoint reported (0 when it did not).
+    ``finish_reason`` is the endpoint's ("stop", "length": cut at max_tokens, ...) or None."""
 
     text: str
     prompt_tokens: int = 0
     completion_tokens: int = 0
     latency_ms: float = 0.0
+    finish_reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class JSONCompletion:
+    """A structured answer: ``data`` is the parsed JSON, valid against the requested schema.
+
+    ``completion`` is the answer it was parsed from (after the repair round when
+    ``repaired``); ``mode`` is how the schema was enforced by the endpoint."""
+
+    data: Any
+    completion: Completion
+    repaired: bool = False
+    mode: StructuredMode = "json_schema"
+
+
+@dataclass(frozen=True, slots=True)
+class LLMUsage:
+    """What a chat client has spent since it was made (a snapshot; all counters only grow).
+
+    ``calls``: requests answered or failed for good (a complete_json repair round is a call of its
+    own; retried attempts are not); ``retries``: extra attempts after a 429, 5xx, timeout or
+    connection error; ``failures``: calls that raised LLMError; ``repairs``: complete_json repair
+    rounds; tokens: as the endpoint reported them, else estimated (``estimated`` calls);
+    ``seconds``: wall time inside calls, backoff included."""
+
+    calls: int = 0
+    retries: int = 0
+    failures: int = 0
+    repairs: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    estimated: int = 0
+    seconds: float = 0.0
 
 
 class LLM(Protocol):
-    """A chat model: messages in, one completion out."""
+    """A chat model: messages in, one completion out. Every failure is an LLMError."""
 
     @property
     def model_id(self) -> str: ...
 
-    def complete(self, messages: Sequence[ChatMessage], *, temperature: float = 0.0,
+    def complete(self, messages: Sequence[ChatMessage], *, temperature: float | None = None,
                  max_tokens: int | None = None, json_mode: bool = False) -> Completion:
-        """``json_mode`` asks the model for a JSON object (OpenAI ``response_format``)."""
+        """Free text. ``temperature``/``max_tokens``: None takes the client's defaults.
+        ``json_mode`` asks the model for a JSON object (OpenAI ``response_format``)."""
+        ...
+
+    def complete_json(self, messages: Sequence[ChatMessage], schema: JSONSchema, *, name: str,
+                      temperature: float | None = None, max_tokens: int | None = None) -> JSONCompletion:
+        """One JSON value valid against ``schema`` (``name``: a short identifier of the schema,
+        ``^[a-zA-Z0-9_-]{1,64}$``, sent to endpoints that want one).
+
+        The endpoint is asked to enforce the schema (OpenAI structured outputs, a llama.cpp
+        grammar) when it can; the answer is then parsed strictly and validated here anyway. An
+        invalid answer gets one repair round (the model sees its answer and the error); a second
+        invalid answer is an LLMError quoting a short excerpt. A schema using keywords the
+        validator does not know is a ConfigError, raised before anything is sent."""
+        ...
+
+    def usage(self) -> LLMUsage:
+        """Calls, retries, failures, tokens and seconds spent so far by this client."""
         ...

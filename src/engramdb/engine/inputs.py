@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from dataclasses import replace
+from datetime import datetime, timedelta
 from typing import Any
 
-from engramdb.core.filters import Cond, Group, Node
-from engramdb.core.models import Kind, Records, Scope
+from engramdb.core.errors import ValidationError
+from engramdb.core.models import Kind, Records, Scope, utcnow
 from engramdb.core.timeparse import parse_datetime
 from engramdb.engine.ingest import AddInput, build_records, clean_metadata, drafts_from
 from engramdb.engine.limits import validate_record
@@ -28,12 +29,21 @@ def make_records(messages: AddInput, scope: Scope, *, kind: Kind | str | None = 
         provenance=provenance)]
 
 
-def said_by(filters: Node | None, valid_at: TimeLike | None) -> Node | None:
-    """Event time as a filter every store already compiles: event_time <= valid_at."""
-    if valid_at is None:
-        return filters
-    bound = Cond("event_time", "lte", parse_datetime(valid_at).timestamp())
-    return bound if filters is None else Group("and", (filters, bound))
+def lifecycle_fields(records: Records, *, subject: str | None, attribute: str | None,
+                     expires_at: TimeLike | None, ttl: float | None) -> Records:
+    """A fact's slot and an expiry, on every record of one add."""
+    if subject is None and attribute is None and expires_at is None and ttl is None:
+        return records
+    if (subject is None) != (attribute is None):
+        raise ValidationError("subject and attribute go together (a fact's slot)")
+    if expires_at is not None and ttl is not None:
+        raise ValidationError("give expires_at or ttl, not both")
+    when = parse_datetime(expires_at) if expires_at is not None else None
+    if ttl is not None:
+        if isinstance(ttl, bool) or not isinstance(ttl, (int, float)) or not 0 < ttl < 1e11:
+            raise ValidationError("ttl must be a positive number of seconds")
+        when = utcnow() + timedelta(seconds=float(ttl))
+    return [validate_record(replace(r, subject=subject, attribute=attribute, expires_at=when)) for r in records]
 
 
 def maybe_scope(user_id: str | None, agent_id: str | None, session_id: str | None) -> Scope | None:

@@ -90,10 +90,12 @@ def validate_record(rec: MemoryRecord) -> MemoryRecord:
     optional_name(rec.role, "role")
     optional_name(rec.speaker, "speaker")
     optional_name(rec.superseded_by, "superseded_by")
+    optional_name(rec.subject, "subject")
+    optional_name(rec.attribute, "attribute")
     provenance = clean_provenance(rec.provenance)
     if not isinstance(rec.version, int) or isinstance(rec.version, bool) or not 1 <= rec.version <= INT64_MAX:
         raise ValidationError(f"version must be an integer >= 1, got {rec.version!r}")
-    for t in (rec.event_time, rec.created_at, rec.updated_at, rec.superseded_at):
+    for t in (rec.event_time, rec.created_at, rec.updated_at, rec.superseded_at, rec.valid_to, rec.expires_at):
         if t is not None:
             as_utc(t)  # inside the range a stored time survives
     return replace(rec, metadata=clean_metadata(rec.metadata), provenance=provenance)

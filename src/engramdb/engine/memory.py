@@ -31,7 +31,7 @@ from engramdb.core.ports import Embedder, Keys, ReadSpec, Store
 from engramdb.core.timeparse import parse_datetime
 from engramdb.engine.exchange import check_owners, parse_export
 from engramdb.engine.ingest import AddInput, Batch, build_records, clean_metadata, clean_text, drafts_from
-from engramdb.engine.inputs import TimeLike, make_records, maybe_scope, said_by
+from engramdb.engine.inputs import TimeLike, lifecycle_fields, make_records, maybe_scope
 from engramdb.engine.limits import validate_record
 from engramdb.engine.pipeline_facade import PipelineFacade
 from engramdb.pipeline.embed import vectors_for
@@ -125,11 +125,17 @@ class Memory(PipelineFacade):
             session_id: str | None = None, timestamp: TimeLike | None = None,
             metadata: dict[str, Any] | None = None, kind: Kind | str | None = None,
             role: str | None = None, speaker: str | None = None,
-            provenance: Sequence[str] = ()) -> Records:
+            provenance: Sequence[str] = (), subject: str | None = None, attribute: str | None = None,
+            expires_at: TimeLike | None = None, ttl: float | None = None) -> Records:
         """Store a text or messages; durable and keyword-searchable when this returns, found by
-        meaning once embedded (at once with ``background=False``; see :meth:`flush`)."""
+        meaning once embedded (at once with ``background=False``; see :meth:`flush`).
+
+        ``subject`` / ``attribute`` name a fact's slot ("user" / "home city"): a later fact of
+        the same slot supersedes it (reconciliation). ``expires_at`` or ``ttl`` (seconds) make
+        it expire: reads skip it from then on and the cleanup stage erases it."""
         records = make_records(messages, Scope(user_id, agent_id, session_id), kind=kind, timestamp=timestamp,
                            metadata=metadata, role=role, speaker=speaker, provenance=provenance)
+        records = lifecycle_fields(records, subject=subject, attribute=attribute, expires_at=expires_at, ttl=ttl)
         self._write(records)
         return records
 
@@ -338,10 +344,12 @@ class Memory(PipelineFacade):
             raise ValidationError("as_of and include_superseded are exclusive")
         return ReadSpec(
             scope=Scope(user_id, agent_id, session_id),
-            filters=said_by(parse_filters(filters), valid_at),
+            filters=parse_filters(filters),
             kinds=tuple(Kind.parse(k) for k in kinds) if kinds else None,
             as_of=parse_datetime(as_of) if as_of is not None else None,
             include_superseded=include_superseded,
+            valid_at=parse_datetime(valid_at) if valid_at is not None else None,
+            at=utcnow(),
         )
 
     def _vectors(self, records: Sequence[MemoryRecord]) -> Sequence[Keys]:

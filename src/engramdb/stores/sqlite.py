@@ -28,8 +28,8 @@ from engramdb.stores.vector_index import from_blob, to_blob
 _INSERT = (
     "INSERT INTO memories (id, version, user_id, agent_id, session_id, kind, role, speaker, content, "
     "metadata, event_time, created_at, sys_from, sys_to, superseded_at, superseded_by, provenance, "
-    "content_hash, index_hash, embed_model, embedding, embed_version, embed_seq) "
-    "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+    "content_hash, index_hash, embed_model, embedding, embed_version, embed_seq, valid_to, subject, attribute, "
+    "expires_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
 )
 
 
@@ -86,14 +86,17 @@ class SQLiteStore(QueueMethods):
         with self.conn.write() as db:
             old = self._current(db, old_id, scope)
             t = ts(new.created_at)
+            # it held until its successor was said (never before it was said itself)
+            valid_to = old.valid_to or max(new.event_time, old.event_time)
             db.execute(
-                "UPDATE memories SET sys_to = ?, superseded_at = ?, superseded_by = ? "
+                "UPDATE memories SET sys_to = ?, superseded_at = ?, superseded_by = ?, valid_to = ? "
                 "WHERE id = ? AND sys_to IS NULL",
-                (t, t, new.id, old_id),
+                (t, t, new.id, ts(valid_to), old_id),
             )
             self._insert(db, new, None, vector, model_id, self._seq_for(db, [vector]))
             queue.enqueue(db, jobs, t)
-            after = {**old.to_dict(), "superseded_at": new.created_at.isoformat(), "superseded_by": new.id}
+            after = {**old.to_dict(), "superseded_at": new.created_at.isoformat(), "superseded_by": new.id,
+                     "valid_to": valid_to.isoformat()}
             self._event(db, old_id, Action.SUPERSEDE, new.created_at, old.to_dict(), after)
             self._event(db, new.id, Action.ADD, new.created_at, None, new.to_dict())
             self._bump(db)
@@ -150,8 +153,10 @@ class SQLiteStore(QueueMethods):
             for close in plan.closes:
                 db.execute(
                     "UPDATE memories SET sys_to = ?, superseded_at = coalesce(?, superseded_at), "
-                    "superseded_by = coalesce(?, superseded_by) WHERE id = ? AND version = ? AND sys_to IS NULL",
-                    (close.sys_to, close.superseded_at, close.superseded_by, close.memory_id, close.version),
+                    "superseded_by = coalesce(?, superseded_by), valid_to = coalesce(valid_to, ?) "
+                    "WHERE id = ? AND version = ? AND sys_to IS NULL",
+                    (close.sys_to, close.superseded_at, close.superseded_by, close.valid_to, close.memory_id,
+                     close.version),
                 )
             seq = self._seq_for(db, vectors)
             written = set()
@@ -320,6 +325,8 @@ class SQLiteStore(QueueMethods):
             json.dumps(list(rec.provenance)), rec.content_hash, rec.index_hash,
             model_id if vector is not None else None, to_blob(vector) if vector is not None else None,
             self.embed_version if vector is not None else None, seq if vector is not None else None,
+            ts(rec.valid_to) if rec.valid_to else None, rec.subject, rec.attribute,
+            ts(rec.expires_at) if rec.expires_at else None,
         ))
 
     def _seq_for(self, db: sqlite3.Connection, vectors: Sequence[Keys | None] | None) -> int | None:

@@ -49,6 +49,7 @@ class Close:
     sys_to: float
     superseded_at: float | None
     superseded_by: str | None
+    valid_to: float | None = None
 
 
 @dataclass
@@ -131,7 +132,8 @@ def _merge(memory_id: str, incoming: dict[int, _Version], stored: dict[int, _Ver
             if mine.record.superseded_at is None and theirs.record.superseded_at is not None:
                 # the file knows the stored version was superseded since
                 mine.record = replace(mine.record, superseded_at=theirs.record.superseded_at,
-                                      superseded_by=theirs.record.superseded_by)
+                                      superseded_by=theirs.record.superseded_by,
+                                      valid_to=mine.record.valid_to or theirs.record.valid_to)
         chain.append(mine if mine is not None else theirs)
     return [v for v in chain if v is not None]
 
@@ -155,7 +157,7 @@ def _plan_chain(memory_id: str, chain: list[_Version], plan: Plan) -> None:
                 raise ConflictError(f"memory {memory_id} v{rec.version}: the import disagrees with "
                                     "the stored history")
             plan.closes.append(Close(memory_id, rec.version, sys_to, _sys_to(rec.superseded_at),
-                                     rec.superseded_by))
+                                     rec.superseded_by, _sys_to(rec.valid_to)))
 
 
 def _check_successors(records: Sequence[MemoryRecord], scopes: dict[str, Scope]) -> None:

@@ -14,7 +14,7 @@ from engramdb.core.ports import ReadSpec
 COLUMNS = (
     "m.rowid, m.id, m.version, m.user_id, m.agent_id, m.session_id, m.kind, m.role, m.speaker, "
     "m.content, m.metadata, m.event_time, m.created_at, m.sys_from, m.superseded_at, "
-    "m.superseded_by, m.provenance, m.content_hash"
+    "m.superseded_by, m.provenance, m.content_hash, m.valid_to, m.subject, m.attribute, m.expires_at"
 )
 _RECORD_FIELDS = {"kind": "m.kind", "role": "m.role", "speaker": "m.speaker", "event_time": "m.event_time"}
 _CMP = {"eq": "=", "ne": "!=", "gt": ">", "gte": ">=", "lt": "<", "lte": "<="}
@@ -30,7 +30,8 @@ def dt(value: float | None) -> datetime | None:
 
 def record_from_row(row: sqlite3.Row | tuple[Any, ...]) -> MemoryRecord:
     (_, mid, version, user_id, agent_id, session_id, kind, role, speaker, content, metadata,
-     event_time, created_at, sys_from, superseded_at, superseded_by, provenance, chash) = row
+     event_time, created_at, sys_from, superseded_at, superseded_by, provenance, chash,
+     valid_to, subject, attribute, expires_at) = row
     return MemoryRecord(
         id=mid,
         scope=Scope(user_id, agent_id, session_id),
@@ -47,6 +48,10 @@ def record_from_row(row: sqlite3.Row | tuple[Any, ...]) -> MemoryRecord:
         provenance=tuple(json.loads(provenance)),
         content_hash=chash,
         version=version,
+        valid_to=dt(valid_to),
+        subject=subject,
+        attribute=attribute,
+        expires_at=dt(expires_at),
     )
 
 
@@ -64,11 +69,25 @@ def visibility_clause(spec: ReadSpec) -> tuple[str, list[Any]]:
         params += [t, t]
         if spec.include_superseded:
             raise ValueError("as_of and include_superseded are exclusive")
-    elif spec.include_superseded:
+    elif spec.include_superseded or spec.valid_at is not None:
         # the latest version of every id, superseded or not
         sql += " AND (m.sys_to IS NULL OR m.superseded_at IS NOT NULL)"
     else:
         sql += " AND m.sys_to IS NULL"
+    if spec.valid_at is not None:
+        # held at valid_at: said by then, and not yet replaced by then (a valid_to learnt after
+        # an as_of moment was not known at that moment)
+        t = ts(spec.valid_at)
+        sql += " AND m.event_time <= ? AND (m.valid_to IS NULL OR m.valid_to > ?"
+        params += [t, t]
+        if spec.as_of is not None:
+            sql += " OR m.superseded_at > ?"
+            params.append(ts(spec.as_of))
+        sql += ")"
+    clock = spec.as_of or spec.at
+    if clock is not None:
+        sql += " AND (m.expires_at IS NULL OR m.expires_at > ?)"
+        params.append(ts(clock))
     if spec.kinds:
         sql += f" AND m.kind IN ({','.join('?' * len(spec.kinds))})"
         params += [k.value for k in spec.kinds]

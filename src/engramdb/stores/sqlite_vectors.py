@@ -88,7 +88,7 @@ class VectorReads:
     def _scope(self, db: sqlite3.Connection, spec: ReadSpec, model_id: str,
                dim: int) -> tuple[ScopeMatrix, Mask | None]:
         """The scope's vectors and, for a filtered read, which of them the filters admit."""
-        if spec.as_of is not None:
+        if spec.as_of is not None or spec.valid_at is not None:
             entry = ScopeMatrix(0, 0, np.empty(0, np.int64), np.empty((0, dim), np.float32))
             _append_rows(db, entry, spec, model_id, dim)
             return entry, None
@@ -97,7 +97,7 @@ class VectorReads:
         seq = int(db.execute("SELECT value FROM meta WHERE key = 'mutation_seq'").fetchone()[0])
         entry = self._cache.get(key, seq, dim)
         _append_rows(db, entry, base, model_id, dim)
-        if spec.filters is None and not spec.kinds:
+        if spec.filters is None and not spec.kinds and (spec.at is None or not _any_expiring(db)):
             return entry, None
         where, params = visibility_clause(spec)
         admitted = np.asarray([r[0] for r in db.execute(f"SELECT m.rowid FROM memories m WHERE {where}", params)],
@@ -124,3 +124,9 @@ def _append_rows(db: sqlite3.Connection, entry: ScopeMatrix, spec: ReadSpec, mod
     groups: list[Group] = [(r[3], r[4], r[5]) if r[2] == "turn" and r[5] is not None else None for r in rows]
     entry.append([r[0] for r in rows], [r[1] for r in rows], dim, groups,
                  [(float(r[6]), str(r[7])) for r in rows], seq=latest)
+
+
+def _any_expiring(db: sqlite3.Connection) -> bool:
+    """Whether any memory carries an expiry (then the cached scope needs a mask); one probe of
+    a partial index."""
+    return db.execute("SELECT 1 FROM memories WHERE expires_at IS NOT NULL LIMIT 1").fetchone() is not None
