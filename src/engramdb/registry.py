@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 
 from engramdb.core.errors import ConfigError, NotFoundError
-from engramdb.core.ports import Embedder, Store
+from engramdb.core.ports import LLM, Embedder, Store
 
 ENV_DB = "ENGRAM_DB"
 ENV_EMBEDDER = "ENGRAM_EMBEDDER"
@@ -94,3 +94,23 @@ def keys_path(path_or_url: str | Path | None) -> Path:
     """The API key file that belongs to a database (``memory.db`` -> ``memory.keys.db``)."""
     base = _sqlite_base(path_or_url)
     return base.with_name(base.stem + ".keys.db")
+
+
+def open_llm(spec: str | None = None) -> LLM | None:
+    """The chat model for LLM stages, or None when none is configured: everything else in
+    engramdb works without one. ``spec`` (else ``$ENGRAM_LLM``) is ``openai:MODEL``, any
+    OpenAI-compatible endpoint at ``$ENGRAM_LLM_BASE_URL`` (default OpenAI's), key from
+    ``$ENGRAM_LLM_API_KEY`` or ``$OPENAI_API_KEY``."""
+    spec = spec or os.environ.get("ENGRAM_LLM") or None
+    if spec is None:
+        return None
+    name, _, model = spec.partition(":")
+    if name != "openai" or not model:
+        raise ConfigError(f"unknown LLM {spec!r}; use openai:MODEL (any OpenAI-compatible endpoint)")
+    from engramdb.llms.openai import OpenAIChat, OpenAIChatOptions
+    from engramdb.retrieval.tokens import count_tokens
+
+    values: dict[str, str] = {"model": model}
+    if base_url := os.environ.get("ENGRAM_LLM_BASE_URL"):
+        values["base_url"] = base_url
+    return OpenAIChat(OpenAIChatOptions.build(**values), count_tokens=count_tokens)

@@ -301,7 +301,9 @@ class LLMUsage:
 
     ``calls``: requests answered or failed for good (a complete_json repair round is a call of its
     own; retried attempts are not); ``retries``: extra attempts after a 429, 5xx, timeout or
-    connection error; ``failures``: calls that raised LLMError; ``repairs``: complete_json repair
+    connection error; ``failures``: calls that ended in an error (a response_format refusal the
+    client then stepped down from included) and complete_json answers still invalid after the
+    repair; ``repairs``: complete_json repair
     rounds; tokens: as the endpoint reported them, else estimated (``estimated`` calls);
     ``seconds``: wall time inside calls, backoff included."""
 
