@@ -16,6 +16,7 @@ from engramdb.core.ports import LLM, Embedder, Store
 
 ENV_DB = "ENGRAM_DB"
 ENV_EMBEDDER = "ENGRAM_EMBEDDER"
+ENV_FACTS = "ENGRAM_FACTS"
 
 
 def default_db_path() -> Path:
@@ -114,3 +115,11 @@ def open_llm(spec: str | None = None) -> LLM | None:
     if base_url := os.environ.get("ENGRAM_LLM_BASE_URL"):
         values["base_url"] = base_url
     return OpenAIChat(OpenAIChatOptions.build(**values), count_tokens=count_tokens)
+
+
+def facts_from_env() -> bool:
+    """Whether writes extract facts (``ENGRAM_FACTS``: 1 by default, 0 turns it off)."""
+    value = os.environ.get(ENV_FACTS, "1").strip().lower()
+    if value not in ("0", "1", "true", "false", "yes", "no", "on", "off"):
+        raise ConfigError(f"{ENV_FACTS} must be 0 or 1, got {value!r}")
+    return value in ("1", "true", "yes", "on")

@@ -2,7 +2,7 @@
 
 ``{"topic": "travel", "kind": {"$in": ["fact", "note"]}, "$or": [...]}``
 
-Keys ``kind``, ``role``, ``speaker`` and ``event_time`` address record fields;
+Keys ``kind``, ``role``, ``speaker``, ``event_time``, ``subject`` and ``attribute`` address record fields;
 any other key addresses ``metadata`` (dots walk into nested objects).
 Operators: $eq $ne $in $nin $gt $gte $lt $lte $exists; combinators $and $or.
 Parsing happens once, here, so every store compiles the same validated tree.
@@ -18,7 +18,7 @@ from typing import Any
 from engramdb.core.bounds import check_depth, check_number, check_utf8
 from engramdb.core.errors import ValidationError
 
-RECORD_FIELDS = frozenset({"kind", "role", "speaker", "event_time"})
+RECORD_FIELDS = frozenset({"kind", "role", "speaker", "event_time", "subject", "attribute"})
 OPERATORS = frozenset({"$eq", "$ne", "$in", "$nin", "$gt", "$gte", "$lt", "$lte", "$exists"})
 MAX_IN_VALUES = 1000
 _KEY = re.compile(r"^[A-Za-z0-9_\-]+(\.[A-Za-z0-9_\-]+)*$")

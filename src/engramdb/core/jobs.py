@@ -54,12 +54,38 @@ class VectorWrite:
 
 
 @dataclass(frozen=True, slots=True)
+class Supersession:
+    """Reconciliation's verdict: ``old_id`` stopped holding when ``new_id`` was said; it stays
+    readable (``valid_at`` before ``valid_to``, ``as_of``, history)."""
+
+    old_id: str
+    new_id: str
+    valid_to: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Merge:
+    """``dropped_id`` (a derived memory) says what ``kept_id`` already says: it is erased and
+    its provenance joins the kept one's."""
+
+    kept_id: str
+    dropped_id: str
+
+
+@dataclass(frozen=True, slots=True)
 class StageOutput:
-    """What one batch of a stage writes, in the transaction that completes its jobs."""
+    """What one batch of a stage writes, in the transaction that completes its jobs. Derived
+    ``records`` (with provenance naming the job's memories) are added with their ``jobs``;
+    ``supersede`` and ``merge`` apply reconciliation. Anything that names a memory whose job
+    is no longer held (written again meanwhile) is dropped: the new job redoes it."""
 
     vectors: tuple[VectorWrite, ...] = ()
     model_id: str | None = None
     version: int = 1
+    records: tuple[MemoryRecord, ...] = ()
+    jobs: tuple[JobSpec, ...] = ()
+    supersede: tuple[Supersession, ...] = ()
+    merge: tuple[Merge, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,6 +16,7 @@ from typing import IO, Any
 from engramdb.core.bounds import INT64_MAX
 from engramdb.core.errors import ValidationError
 from engramdb.core.filters import parse_filters
+from engramdb.core.jobs import JobSpec
 from engramdb.core.models import (
     Events,
     Kind,
@@ -73,8 +74,8 @@ class Memory(PipelineFacade):
     def __init__(self, path_or_url: str | Path | None = None, *, embedder: Embedder | str | None = None,
                  store: Store | None = None, search_params: SearchParams | None = None,
                  sentence_keys: bool = True, create: bool = True, background: bool = True,
-                 worker: WorkerOptions | None = None, close_timeout: float = 10.0) -> None:
-        from engramdb.registry import open_embedder, open_store
+                 worker: WorkerOptions | None = None, close_timeout: float = 10.0, facts: bool | None = None) -> None:
+        from engramdb.registry import facts_from_env, open_embedder, open_store
 
         if close_timeout < 0:
             raise ValidationError("close_timeout must be at least 0 seconds")
@@ -88,7 +89,8 @@ class Memory(PipelineFacade):
         self.sentence_keys = sentence_keys
         self.close_timeout = close_timeout
         self.pipeline = Pipeline(self.store, self._worker_embedder, background=background,
-                                 with_keys=sentence_keys, options=worker)
+                                 with_keys=sentence_keys, options=worker,
+                                 facts=facts if facts is not None else facts_from_env())
         self._for_worker: Embedder | None = None
         # a process that exits without close() still drains like close() does
         self._atexit = _close_at_exit(self)
@@ -112,7 +114,7 @@ class Memory(PipelineFacade):
         one named by a spec (the default) gets a second instance bounded to one compute thread,
         which runs in the worker's own low-priority thread, so searches keep the other core and
         their query embedding never queues behind a batch (measured in BENCHMARKS.md)."""
-        if self._embedder_given:
+        if self._embedder_given or not self.background:  # inline: the writes' own embedder
             return self.embedder
         with self._embedder_lock:
             if self._for_worker is None:
@@ -144,7 +146,9 @@ class Memory(PipelineFacade):
             self.store.add(records, None, None, self.pipeline.jobs_for(records))
             self.pipeline.written()
         else:
-            self.store.add(records, self._vectors(records), self.embedder.model_id)
+            jobs = self.pipeline.jobs_for(records, embed=False)
+            self.store.add(records, self._vectors(records), self.embedder.model_id, jobs)
+            self._inline(jobs, records)
 
     def add_many(self, batches: Sequence[Batch], *,
                  on_written: Callable[[Batch, Records], None] | None = None) -> int:
@@ -167,7 +171,9 @@ class Memory(PipelineFacade):
             vectors = self._vectors(flat)
             offset = 0
             for batch, recs in group:
-                self.store.add(recs, vectors[offset:offset + len(recs)], self.embedder.model_id)
+                jobs = self.pipeline.jobs_for(recs, embed=False)
+                self.store.add(recs, vectors[offset:offset + len(recs)], self.embedder.model_id, jobs)
+                self._inline(jobs, recs)
                 offset += len(recs)
                 written += len(recs)
                 if on_written is not None:
@@ -190,7 +196,10 @@ class Memory(PipelineFacade):
             out = self.store.replace(new, None, None, self.pipeline.jobs_for([new]))
             self.pipeline.written()
             return out
-        return self.store.replace(new, self._vectors([new])[0], self.embedder.model_id)
+        jobs = self.pipeline.jobs_for([new], embed=False)
+        out = self.store.replace(new, self._vectors([new])[0], self.embedder.model_id, jobs)
+        self._inline(jobs, [out])
+        return out
 
     def supersede(self, memory_id: str, content: str, *, metadata: dict[str, Any] | None = None,
                   timestamp: TimeLike | None = None, kind: Kind | str | None = None,
@@ -207,7 +216,10 @@ class Memory(PipelineFacade):
             out = self.store.supersede(memory_id, old.scope, new, None, None, self.pipeline.jobs_for([new]))
             self.pipeline.written()
             return out
-        return self.store.supersede(memory_id, old.scope, new, self._vectors([new])[0], self.embedder.model_id)
+        jobs = self.pipeline.jobs_for([new], embed=False)
+        out = self.store.supersede(memory_id, old.scope, new, self._vectors([new])[0], self.embedder.model_id, jobs)
+        self._inline(jobs, [out])
+        return out
 
     def reindex(self, *, user_id: str | None = None, agent_id: str | None = None, session_id: str | None = None,
                 on_batch: Callable[[int], None] | None = None) -> int:
@@ -329,7 +341,7 @@ class Memory(PipelineFacade):
         if allow is not None:
             check_owners(records, events, allow)
         if self.background:
-            n = self.store.restore(records, events, None, None, self.pipeline.jobs_for(records))
+            n = self.store.restore(records, events, None, None, self.pipeline.jobs_for(records, derive=False))
             self.pipeline.written()
             return n
         return self.store.restore(records, events, self._vectors(records), self.embedder.model_id)
@@ -351,6 +363,14 @@ class Memory(PipelineFacade):
             valid_at=parse_datetime(valid_at) if valid_at is not None else None,
             at=utcnow(),
         )
+
+    def _inline(self, jobs: Sequence[JobSpec], records: Sequence[MemoryRecord]) -> None:
+        """``background=False``: derive (facts, reconciliation) before the write returns."""
+        if jobs:
+            scopes = {Scope(r.scope.user_id, r.scope.agent_id) if r.scope.user_id or r.scope.agent_id
+                      else r.scope for r in records}
+            for scope in scopes:
+                self.pipeline.run_inline(jobs, scope)
 
     def _vectors(self, records: Sequence[MemoryRecord]) -> Sequence[Keys]:
         """Each record's keys, made here (inline writes, reindex); see pipeline/embed.py."""

@@ -20,6 +20,8 @@ from engramdb.core.jobs import (
 )
 from engramdb.core.models import MemoryRecord, Scope, utcnow
 from engramdb.core.ports import Embedder, Store
+from engramdb.lifecycle.extract import EXTRACT_STAGE, ExtractStage, extracts_from
+from engramdb.lifecycle.reconcile import RECONCILE_STAGE, ReconcileStage, reconciles
 from engramdb.pipeline.background import BackgroundWorker
 from engramdb.pipeline.embed import EmbedStage
 from engramdb.pipeline.stage import Stage
@@ -30,9 +32,10 @@ class Pipeline:
     """Stages over one store, run by a background thread, by ``flush``, or by other processes."""
 
     def __init__(self, store: Store, embedder: Callable[[], Embedder], *, background: bool,
-                 with_keys: bool, options: WorkerOptions | None = None) -> None:
+                 with_keys: bool, options: WorkerOptions | None = None, facts: bool = True) -> None:
         self.store = store
         self.background = background
+        self.facts = facts  # extract facts from what users say (the rules; an LLM when configured)
         self.options = options or WorkerOptions()
         self._embedder = embedder
         self._with_keys = with_keys
@@ -40,15 +43,39 @@ class Pipeline:
         self._lock = threading.Lock()
 
     def stages(self, store: Store) -> list[Stage]:
-        return [EmbedStage(self._embedder, store, with_keys=self._with_keys)]
+        """Every stage, whatever this Memory enqueues: a worker finishes any job it finds."""
+        return [EmbedStage(self._embedder, store, with_keys=self._with_keys), ExtractStage(self.derived_jobs),
+                ReconcileStage(store)]
 
     @property
     def stage_names(self) -> list[str]:
-        return [EMBED_STAGE]
+        return [EMBED_STAGE, EXTRACT_STAGE, RECONCILE_STAGE]
 
-    def jobs_for(self, records: Sequence[MemoryRecord]) -> list[JobSpec]:
-        """The jobs a write queues: every stage for every record."""
-        return [JobSpec(stage, r.id) for r in records for stage in self.stage_names]
+    def jobs_for(self, records: Sequence[MemoryRecord], *, embed: bool = True,
+                 derive: bool = True) -> list[JobSpec]:
+        """The jobs a write queues: embedding (unless the write embedded inline), fact
+        extraction for what a user says (when facts are on), reconciliation for facts. An
+        import (``derive=False``) brings its derived memories with it: vectors only."""
+        jobs = []
+        for r in records:
+            if embed:
+                jobs.append(JobSpec(EMBED_STAGE, r.id))
+            if not derive:
+                continue
+            if self.facts and extracts_from(r):
+                jobs.append(JobSpec(EXTRACT_STAGE, r.id))
+            if reconciles(r):
+                jobs.append(JobSpec(RECONCILE_STAGE, r.id))
+        return jobs
+
+    def derived_jobs(self, records: Sequence[MemoryRecord]) -> list[JobSpec]:
+        """What derived records (facts) queue: their vectors and their reconciliation."""
+        return [j for r in records for j in (JobSpec(EMBED_STAGE, r.id), JobSpec(RECONCILE_STAGE, r.id))]
+
+    def run_inline(self, jobs: Sequence[JobSpec], scope: Scope | None) -> None:
+        """``background=False``: the jobs a write queued are done before the write returns."""
+        if jobs:
+            Worker(self.store, self.stages(self.store), self.options).drain(scope, deadline=None)
 
     # ---- the background thread ----------------------------------------------
 

@@ -97,12 +97,13 @@ def held(db: sqlite3.Connection, jobs: Sequence[Job]) -> list[Job]:
 
 
 def complete(db: sqlite3.Connection, jobs: Sequence[Job], output: StageOutput, *, now: float,
-             seconds: float, next_seq: Callable[[], int]) -> tuple[int, bool]:
-    """Write a batch's output for the jobs still held, delete those jobs, log the batch.
-    Returns (jobs completed, whether vectors that were visible before got replaced)."""
+             seconds: float, next_seq: Callable[[], int]) -> tuple[int, bool, set[str]]:
+    """Write a batch's vectors for the jobs still held, delete those jobs, log the batch.
+    Returns (jobs completed, whether vectors that were visible before got replaced, the
+    memory ids of the jobs completed: derived writes apply to those only)."""
     mine = held(db, jobs)
     if not mine:
-        return 0, False
+        return 0, False, set()
     ids = {j.memory_id for j in mine}
     replaced = False
     writes = [v for v in output.vectors if v.memory_id in ids]
@@ -122,7 +123,7 @@ def complete(db: sqlite3.Connection, jobs: Sequence[Job], output: StageOutput, *
     db.execute("INSERT INTO job_log (at, stage, jobs, seconds) VALUES (?, ?, ?, ?)",
                (now, mine[0].stage, len(done), seconds))
     db.execute("DELETE FROM job_log WHERE at < ?", (now - LOG_KEEP_S,))
-    return len(done), replaced
+    return len(done), replaced, ids
 
 
 def fail(db: sqlite3.Connection, jobs: Sequence[Job], error: str, *, now: float, max_attempts: int,

@@ -5,9 +5,11 @@ from __future__ import annotations
 import builtins
 import sqlite3
 from collections.abc import Callable, Sequence
+from typing import cast
 
 from engramdb.core.jobs import Job, JobInfo, JobSpec, JobState, StageOutput, StageStats
 from engramdb.core.models import Scope, utcnow
+from engramdb.stores import sqlite_derive as derive
 from engramdb.stores import sqlite_jobs as queue
 from engramdb.stores.sqlite_conn import Connection
 from engramdb.stores.sqlite_sql import ts
@@ -34,8 +36,12 @@ class QueueMethods:
 
     def complete(self, jobs: Sequence[Job], output: StageOutput, *, seconds: float) -> int:
         with self.conn.write() as db:
-            done, replaced = queue.complete(db, jobs, output, now=ts(utcnow()), seconds=seconds,
-                                            next_seq=lambda: next_seq(db))
+            now = ts(utcnow())
+            done, replaced, held = queue.complete(db, jobs, output, now=now, seconds=seconds,
+                                                  next_seq=lambda: next_seq(db))
+            if held and (output.records or output.supersede or output.merge):
+                derive.apply(cast(derive.Writer, self), db, output, held, now)  # SQLiteStore's writers
+                replaced = True
             if replaced:
                 # rows the vector caches hold changed their vectors: rebuild them
                 db.execute("UPDATE meta SET value = value + 1 WHERE key = 'mutation_seq'")

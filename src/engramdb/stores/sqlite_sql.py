@@ -16,7 +16,8 @@ COLUMNS = (
     "m.content, m.metadata, m.event_time, m.created_at, m.sys_from, m.superseded_at, "
     "m.superseded_by, m.provenance, m.content_hash, m.valid_to, m.subject, m.attribute, m.expires_at"
 )
-_RECORD_FIELDS = {"kind": "m.kind", "role": "m.role", "speaker": "m.speaker", "event_time": "m.event_time"}
+_RECORD_FIELDS = {"kind": "m.kind", "role": "m.role", "speaker": "m.speaker", "event_time": "m.event_time",
+                  "subject": "m.subject", "attribute": "m.attribute"}
 _CMP = {"eq": "=", "ne": "!=", "gt": ">", "gte": ">=", "lt": "<", "lte": "<="}
 
 
