@@ -34,6 +34,7 @@ from engramdb.engine.exchange import check_owners, parse_export
 from engramdb.engine.ingest import AddInput, Batch, build_records, clean_metadata, clean_text, drafts_from
 from engramdb.engine.inputs import TimeLike, lifecycle_fields, make_records, maybe_scope
 from engramdb.engine.limits import validate_record
+from engramdb.engine.knowledge import KnowledgeFacade
 from engramdb.engine.pipeline_facade import PipelineFacade
 from engramdb.pipeline.embed import vectors_for
 from engramdb.pipeline.runner import Pipeline
@@ -46,7 +47,7 @@ BULK_GROUP = 64  # batches (sessions) embedded together by add_many
 REINDEX_BATCH = 256
 
 
-class Memory(PipelineFacade):
+class Memory(PipelineFacade, KnowledgeFacade):
     """Long-term memory for an agent.
 
     ``Memory()`` opens the embedded default (a SQLite file in the user data
