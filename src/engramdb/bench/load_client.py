@@ -66,7 +66,9 @@ async def _one(http: httpx.AsyncClient, op: str, body: dict[str, Any], result: P
 
 def _body(op: str, work: Workload, rng: random.Random, n: int) -> dict[str, Any]:
     if op == "add":
-        return {"messages": [{"role": "user", "content": rng.choice(work.turns)}],
+        # a new text every time (a real turn and a running number): an identical text would reuse
+        # the stored vectors and cost the pipeline nothing
+        return {"messages": [{"role": "user", "content": f"{rng.choice(work.turns)} (note {n})"}],
                 "user_id": f"load-{n % work.add_users}", "session_id": f"load-session-{n // 20}"}
     user, question = rng.choice(work.questions)
     return {"query": question, "user_id": user, "budget_tokens": work.budget_tokens}

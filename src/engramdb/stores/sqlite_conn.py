@@ -18,6 +18,7 @@ from engramdb.core.errors import EngramError, StoreError, ValidationError
 # How long a writer keeps retrying BEGIN IMMEDIATE before giving up. Generous:
 # several processes importing into one file queue behind each other.
 LOCK_TIMEOUT_S = 120.0
+MAX_IDLE_READERS = 4  # read connections kept open for the next reads
 
 
 def _is_locked(exc: sqlite3.OperationalError) -> bool:
@@ -61,6 +62,9 @@ class Connection:
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"cannot open {self.path}: {exc}") from exc
         self._lock = threading.RLock()
+        self._readers: list[sqlite3.Connection] = []  # idle read connections (WAL: readers run side by side)
+        self._all_readers: list[sqlite3.Connection] = []
+        self._pool_lock = threading.Lock()
         self._closed = False
         self._wal_pending = False  # an erasure's checkpoint found the WAL busy
         self._migrate()
@@ -92,15 +96,49 @@ class Connection:
 
     @contextmanager
     def read(self) -> Iterator[sqlite3.Connection]:
-        """A consistent snapshot for multi-statement reads."""
-        with self._lock:
-            self.db.execute("BEGIN")
-            try:
-                yield self.db
-            except (sqlite3.Error, UnicodeEncodeError) as exc:
-                raise self._translate(exc) from exc
-            finally:
-                self.db.execute("COMMIT")
+        """A consistent snapshot for multi-statement reads. Each concurrent reader gets a
+        connection of its own from a small pool (SQLite runs WAL readers side by side, outside
+        Python's interpreter lock), so searches from several threads use several cores; a
+        thread inside a write (or an in-memory database) reads on the write connection."""
+        if self.path == ":memory:" or self._lock._is_owned():  # type: ignore[attr-defined]
+            with self._lock:
+                yield from self._snapshot(self.db)
+            return
+        conn = self._reader()
+        try:
+            yield from self._snapshot(conn)
+        finally:
+            with self._pool_lock:
+                if self._closed or len(self._readers) >= MAX_IDLE_READERS:
+                    self._all_readers.remove(conn)
+                    conn.close()
+                else:
+                    self._readers.append(conn)
+
+    def _snapshot(self, conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+        conn.execute("BEGIN")
+        try:
+            yield conn
+        except (sqlite3.Error, UnicodeEncodeError) as exc:
+            raise self._translate(exc) from exc
+        finally:
+            conn.execute("COMMIT")
+
+    def _reader(self) -> sqlite3.Connection:
+        with self._pool_lock:
+            if self._closed:
+                raise StoreError(f"{self.path} is closed")
+            if self._readers:
+                return self._readers.pop()
+        try:
+            conn = sqlite3.connect(self.path, isolation_level=None, timeout=5.0, check_same_thread=False)
+            conn.execute("PRAGMA query_only=ON")
+            conn.create_function("engram_scope_tag", 3, scope_tag, deterministic=True)
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"cannot open {self.path}: {exc}") from exc
+        with self._pool_lock:
+            self._all_readers.append(conn)
+        return conn
 
     def _translate(self, exc: sqlite3.Error | UnicodeEncodeError) -> EngramError:
         """Driver errors never reach callers: bad text is the caller's, the rest is the store's."""
@@ -161,6 +199,12 @@ class Connection:
                 if self._wal_pending:
                     self.checkpoint()
             finally:
+                with self._pool_lock:
+                    readers, self._readers = self._readers, []
+                    for conn in readers:
+                        self._all_readers.remove(conn)
+                for conn in readers:
+                    conn.close()
                 self.db.close()
 
 

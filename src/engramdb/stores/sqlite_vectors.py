@@ -26,9 +26,16 @@ class VectorReads:
     def __init__(self) -> None:
         self._cache = VectorCache()
         self._last_scan = threading.local()
+        # reads run on several connections at once: a cached scope is extended by one at a time
+        self._lock = threading.Lock()
 
     def turns(self, db: sqlite3.Connection, spec: ReadSpec, query: Vector, model_id: str,
               limit: int) -> ScoredList:
+        with self._lock:
+            return self._turns(db, spec, query, model_id, limit)
+
+    def _turns(self, db: sqlite3.Connection, spec: ReadSpec, query: Vector, model_id: str,
+               limit: int) -> ScoredList:
         entry, allowed = self._scope(db, spec, model_id, query.shape[0])
         scores = self._cosines(entry, query)
         if allowed is not None:
@@ -59,6 +66,11 @@ class VectorReads:
     def windows(self, db: sqlite3.Connection, spec: ReadSpec, query: Vector, model_id: str,
                 limit: int) -> ScoredList:
         """Turns scored by the best of the ``limit`` best window cosines that contain them."""
+        with self._lock:
+            return self._windows(db, spec, query, model_id, limit)
+
+    def _windows(self, db: sqlite3.Connection, spec: ReadSpec, query: Vector, model_id: str,
+                 limit: int) -> ScoredList:
         entry, allowed = self._scope(db, spec, model_id, query.shape[0])
         if not entry.matrix.shape[0]:
             return []
@@ -92,8 +104,8 @@ class VectorReads:
             entry = ScopeMatrix(0, 0, np.empty(0, np.int64), np.empty((0, dim), np.float32))
             _append_rows(db, entry, spec, model_id, dim)
             return entry, None
-        base = ReadSpec(spec.scope, include_superseded=spec.include_superseded)
-        key = (tuple(spec.scope.items()), model_id, spec.include_superseded)
+        base = ReadSpec(spec.scope, include_superseded=spec.include_superseded, include_archived=spec.include_archived)
+        key = (tuple(spec.scope.items()), model_id, spec.include_superseded, spec.include_archived)
         seq = int(db.execute("SELECT value FROM meta WHERE key = 'mutation_seq'").fetchone()[0])
         entry = self._cache.get(key, seq, dim)
         _append_rows(db, entry, base, model_id, dim)
