@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 
 from engramdb.core.errors import ConfigError
+from engramdb.lifecycle.prompts import EXTRACT_FACTS_SCHEMA
 from engramdb.llms.jsonschema_check import SchemaViolation, check_schema, first_violation, validate
-from engramdb.llms.prompts import EXTRACT_FACTS_SCHEMA
 
 PERSON: dict[str, Any] = {
     "type": "object",

@@ -266,3 +266,31 @@ def ablation(locomo: Path, embedder: str | None, limit: int | None, no_tune: boo
     from engramdb.bench.ablation import run_ablation
 
     run_ablation(locomo, out_dir=out_dir, embedder_spec=embedder, limit=limit, tune=not no_tune)
+
+
+@bench.command("facts-llm")
+@click.argument("locomo", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+                default=DEFAULT_DATA / "locomo" / "locomo_dev.json")
+@click.option("--turns", type=click.IntRange(1), default=100, show_default=True, help="The file's first N turns.")
+@click.option("--stub", "stubs", default="empty,simple", show_default=True,
+              help="Stub answers, comma-separated: empty (no fact) and/or simple (a fact per user turn).")
+@click.option("--batch", type=click.IntRange(1), default=64, show_default=True, help="Jobs per claimed batch.")
+@click.option("--json", "as_json", is_flag=True, help="JSON lines.")
+def facts_llm(locomo: Path, turns: int, stubs: str, batch: int, as_json: bool) -> None:
+    """LLM calls and tokens of fact extraction + reconciliation per N turns (a stub LLM server)."""
+    from engramdb.bench.facts_llm import RESPONDERS, run_facts_llm
+    from engramdb.cli.output import emit_json, print_kv, want_json
+
+    chosen = [s.strip() for s in stubs.split(",") if s.strip()]
+    if not chosen or any(s not in RESPONDERS for s in chosen):
+        raise click.BadParameter(f"use some of {', '.join(RESPONDERS)}", param_hint="--stub")
+    results = [run_facts_llm(locomo, turns=turns, stub=s, batch=batch) for s in chosen]
+    if want_json(as_json):
+        emit_json(results)
+        return
+    for r in results:
+        stages = ", ".join(f"{k}: {v['calls']} calls {v['prompt_tokens']}+{v['completion_tokens']} tok"
+                           for k, v in r["by_stage"].items())
+        print_kv({"stub": r["stub"], "turns": r["turns"], "sessions": r["sessions"], "facts": r["facts"],
+                  "calls": r["calls"], "prompt tokens": r["prompt_tokens"],
+                  "completion tokens": r["completion_tokens"], "by stage": stages, "failed jobs": r["failed_jobs"]})

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
 from types import TracebackType
-from typing import IO, Any
+from typing import IO, Any, Literal
 
 from engramdb.core.bounds import INT64_MAX
 from engramdb.core.errors import ValidationError
@@ -28,13 +28,13 @@ from engramdb.core.models import (
     content_hash,
     utcnow,
 )
-from engramdb.core.ports import Embedder, Keys, ReadSpec, Store
+from engramdb.core.ports import LLM, Embedder, Keys, ReadSpec, Store
 from engramdb.core.timeparse import parse_datetime
 from engramdb.engine.exchange import check_owners, parse_export
 from engramdb.engine.ingest import AddInput, Batch, build_records, clean_metadata, clean_text, drafts_from
 from engramdb.engine.inputs import TimeLike, lifecycle_fields, make_records, maybe_scope
-from engramdb.engine.limits import validate_record
 from engramdb.engine.knowledge import KnowledgeFacade
+from engramdb.engine.limits import validate_record
 from engramdb.engine.pipeline_facade import PipelineFacade
 from engramdb.pipeline.embed import vectors_for
 from engramdb.pipeline.runner import Pipeline
@@ -70,13 +70,18 @@ class Memory(PipelineFacade, KnowledgeFacade):
     it, superseded it). Reads take ``valid_at`` (event time: only what had been
     said by then counts) and ``as_of`` (system time: memory as it knew things then,
     before later updates and supersessions).
+
+    ``facts`` (default ``$ENGRAM_FACTS``, on) derives facts from what users say; ``llm`` (an
+    LLM, default the one ``$ENGRAM_LLM`` names, ``False``: none) makes extraction and
+    reconciliation ask a model instead of applying the rules.
     """
 
     def __init__(self, path_or_url: str | Path | None = None, *, embedder: Embedder | str | None = None,
                  store: Store | None = None, search_params: SearchParams | None = None,
                  sentence_keys: bool = True, create: bool = True, background: bool = True,
-                 worker: WorkerOptions | None = None, close_timeout: float = 10.0, facts: bool | None = None) -> None:
-        from engramdb.registry import facts_from_env, open_embedder, open_store
+                 worker: WorkerOptions | None = None, close_timeout: float = 10.0, facts: bool | None = None,
+                 llm: LLM | Literal[False] | None = None) -> None:
+        from engramdb.registry import facts_from_env, open_embedder, open_llm, open_store
 
         if close_timeout < 0:
             raise ValidationError("close_timeout must be at least 0 seconds")
@@ -91,7 +96,8 @@ class Memory(PipelineFacade, KnowledgeFacade):
         self.close_timeout = close_timeout
         self.pipeline = Pipeline(self.store, self._worker_embedder, background=background,
                                  with_keys=sentence_keys, options=worker,
-                                 facts=facts if facts is not None else facts_from_env())
+                                 facts=facts if facts is not None else facts_from_env(),
+                                 llm=(open_llm() if llm is None else llm) or None)
         self._for_worker: Embedder | None = None
         # a process that exits without close() still drains like close() does
         self._atexit = _close_at_exit(self)

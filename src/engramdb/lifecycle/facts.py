@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
 from engramdb.core.ids import new_id
 from engramdb.core.models import Kind, MemoryRecord, Scope, content_hash, utcnow
 
@@ -18,15 +22,23 @@ def subject_of(turn: MemoryRecord) -> tuple[str, str] | None:
     return USER, "The user"
 
 
+def fact_scope(source: MemoryRecord) -> Scope:
+    """A fact lives in the user's (and agent's) scope, not the session's: it outlives the
+    conversation it was said in."""
+    scope = source.scope
+    return Scope(scope.user_id, scope.agent_id, None if scope.user_id or scope.agent_id else scope.session_id)
+
+
 def fact_record(source: MemoryRecord, *, subject: str, attribute: str, value: str, statement: str,
-                single: bool, extractor: str) -> MemoryRecord:
-    """A fact derived from ``source``: kind fact, in the user's (and agent's) scope, not the
-    session's (a fact outlives the conversation it was said in), dated when it was said."""
-    scope = Scope(source.scope.user_id, source.scope.agent_id,
-                  None if source.scope.user_id or source.scope.agent_id else source.scope.session_id)
+                single: bool, extractor: str, provenance: Sequence[str] | None = None,
+                event_time: datetime | None = None, extra: Mapping[str, Any] | None = None) -> MemoryRecord:
+    """A fact derived from ``source`` (and the other memories ``provenance`` names, ``source``
+    first by default): kind fact, in :func:`fact_scope`, dated when it was said unless
+    ``event_time`` says when it became true. ``extra`` joins the metadata."""
     now = utcnow()
     return MemoryRecord(
-        id=new_id(), scope=scope, kind=Kind.FACT, content=statement, event_time=source.event_time,
-        created_at=now, updated_at=now, role=None, speaker=None,
-        metadata={"value": value, "single": single, "extractor": extractor},
-        provenance=(source.id,), content_hash=content_hash(statement), subject=subject, attribute=attribute)
+        id=new_id(), scope=fact_scope(source), kind=Kind.FACT, content=statement,
+        event_time=event_time or source.event_time, created_at=now, updated_at=now, role=None, speaker=None,
+        metadata={"value": value, "single": single, "extractor": extractor, **(extra or {})},
+        provenance=tuple(provenance) if provenance else (source.id,), content_hash=content_hash(statement),
+        subject=subject, attribute=attribute)

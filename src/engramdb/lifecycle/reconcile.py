@@ -6,7 +6,7 @@ single-valued slot supersedes the current one when it was said later, or is itse
 by the later one when it was said earlier (an import out of order never loses the new
 fact); facts without a slot merge only with near-identical statements. Nothing is deleted
 on contradiction: a superseded fact stays readable with ``valid_at`` / ``as_of`` and in
-history."""
+history. With an LLM, the model decides against the fact's candidates (llm_reconcile.py)."""
 
 from __future__ import annotations
 
@@ -17,11 +17,14 @@ from itertools import pairwise
 from engramdb.core.filters import Cond, Group
 from engramdb.core.jobs import Merge, StageOutput, Supersession
 from engramdb.core.models import Kind, MemoryRecord, Scope
-from engramdb.core.ports import ReadSpec, Store
+from engramdb.core.ports import LLM, ReadSpec, Store
+from engramdb.lifecycle.llm_reconcile import candidates, reconcile_one
+from engramdb.lifecycle.prompts import Prompt, load_prompt, stage_version
 from engramdb.lifecycle.rules import same_value
 
 RECONCILE_STAGE = "reconcile"
 RECONCILE_VERSION = 1
+RECONCILE_PROMPT = "reconcile"
 NEAR_DUPLICATE = 0.85  # token Jaccard of two statements without a slot
 _CANDIDATES = 200
 
@@ -32,12 +35,18 @@ def reconciles(record: MemoryRecord) -> bool:
 
 class ReconcileStage:
     name = RECONCILE_STAGE
-    version = RECONCILE_VERSION
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, *, llm: LLM | None = None) -> None:
         self._store = store
+        self._llm = llm
+        self._prompt = load_prompt(RECONCILE_PROMPT) if llm is not None else None
+        #: the rules' version, or with an LLM the logic's and the prompt's (a prompt edit bumps it)
+        self.version = RECONCILE_VERSION if self._prompt is None else stage_version(RECONCILE_VERSION,
+                                                                                   self._prompt)
 
     def run(self, records: Sequence[MemoryRecord]) -> StageOutput:
+        if self._llm is not None and self._prompt is not None:
+            return self._by_llm(self._llm, self._prompt, records)
         supersede: list[Supersession] = []
         merge: list[Merge] = []
         for fact in records:
@@ -48,6 +57,16 @@ class ReconcileStage:
             merge.extend(merges)
             supersede.extend(supersessions)
         return StageOutput(supersede=tuple(supersede), merge=tuple(merge), version=self.version)
+
+    def _by_llm(self, llm: LLM, prompt: Prompt, records: Sequence[MemoryRecord]) -> StageOutput:
+        """One verdict (at most one call) per new fact; an LLMError fails the batch's jobs,
+        which the queue retries (each alone) with backoff."""
+        writes = [reconcile_one(llm, prompt, fact, candidates(self._store, fact)) for fact in records
+                  if fact.kind == Kind.FACT and fact.superseded_at is None]
+        return StageOutput(records=tuple(r for w in writes for r in w.records),
+                           jobs=tuple(j for w in writes for j in w.jobs),
+                           supersede=tuple(s for w in writes for s in w.supersede),
+                           merge=tuple(m for w in writes for m in w.merge), version=self.version)
 
     def _peers(self, fact: MemoryRecord) -> list[MemoryRecord]:
         scope = fact.scope

@@ -19,7 +19,7 @@ from engramdb.core.jobs import (
     QueueStatus,
 )
 from engramdb.core.models import MemoryRecord, Scope, utcnow
-from engramdb.core.ports import Embedder, Store
+from engramdb.core.ports import LLM, Embedder, Store
 from engramdb.lifecycle.extract import EXTRACT_STAGE, ExtractStage, extracts_from
 from engramdb.lifecycle.reconcile import RECONCILE_STAGE, ReconcileStage, reconciles
 from engramdb.pipeline.background import BackgroundWorker
@@ -32,10 +32,12 @@ class Pipeline:
     """Stages over one store, run by a background thread, by ``flush``, or by other processes."""
 
     def __init__(self, store: Store, embedder: Callable[[], Embedder], *, background: bool,
-                 with_keys: bool, options: WorkerOptions | None = None, facts: bool = True) -> None:
+                 with_keys: bool, options: WorkerOptions | None = None, facts: bool = True,
+                 llm: LLM | None = None) -> None:
         self.store = store
         self.background = background
         self.facts = facts  # extract facts from what users say (the rules; an LLM when configured)
+        self.llm = llm  # extraction and reconciliation ask it; None: the rules
         self.options = options or WorkerOptions()
         self._embedder = embedder
         self._with_keys = with_keys
@@ -44,8 +46,8 @@ class Pipeline:
 
     def stages(self, store: Store) -> list[Stage]:
         """Every stage, whatever this Memory enqueues: a worker finishes any job it finds."""
-        return [EmbedStage(self._embedder, store, with_keys=self._with_keys), ExtractStage(self.derived_jobs),
-                ReconcileStage(store)]
+        return [EmbedStage(self._embedder, store, with_keys=self._with_keys),
+                ExtractStage(self.derived_jobs, llm=self.llm), ReconcileStage(store, llm=self.llm)]
 
     @property
     def stage_names(self) -> list[str]:
@@ -62,7 +64,7 @@ class Pipeline:
                 jobs.append(JobSpec(EMBED_STAGE, r.id))
             if not derive:
                 continue
-            if self.facts and extracts_from(r):
+            if self.facts and extracts_from(r, llm=self.llm is not None):
                 jobs.append(JobSpec(EXTRACT_STAGE, r.id))
             if reconciles(r):
                 jobs.append(JobSpec(RECONCILE_STAGE, r.id))

@@ -8,8 +8,8 @@ from importlib import resources
 import pytest
 
 from engramdb.core.errors import ConfigError, LLMError
+from engramdb.lifecycle.prompts import PROMPTS, RECONCILE_DECISIONS, RECONCILE_SCHEMA, load_prompt
 from engramdb.llms.jsonschema_check import check_schema, first_violation
-from engramdb.llms.prompts import PROMPTS, RECONCILE_DECISIONS, RECONCILE_SCHEMA, load_prompt
 from engramdb.llms.scripted import ScriptedLLM
 
 
@@ -32,7 +32,7 @@ def test_every_prompt_is_packaged_with_a_version_and_a_strict_schema(name: str) 
 
 
 def test_the_prompt_files_are_package_data() -> None:
-    files = {p.name for p in resources.files("engramdb.llms.prompts").iterdir()}
+    files = {p.name for p in resources.files("engramdb.lifecycle.prompts").iterdir()}
     assert {f"{name}.md" for name in PROMPTS} <= files
 
 

@@ -1,7 +1,9 @@
-"""Versioned prompts (package files ``<name>.md``) and the JSON schema each answer follows.
+"""Versioned prompts of the LLM stages (package files ``<name>.md``) and the JSON schema each
+answer follows. They are the stages' logic, so they live with the stages (lifecycle), not
+with the LLM adapters, which only carry messages.
 
 A prompt file's first line declares its version, ``<!-- version: N -->``; a
-stage that uses a prompt folds that version into its own, so editing a prompt
+stage that uses a prompt folds that version into its own (``stage_version``), so editing a prompt
 (and bumping the line) re-runs the stage's work. The text after the line is
 the system message; the stage sends its input as JSON in the user message.
 Schemas keep to OpenAI's strict structured outputs (every property required,
@@ -19,7 +21,8 @@ from importlib import resources
 from engramdb.core.errors import ConfigError
 from engramdb.core.ports import JSONSchema
 
-__all__ = ["EXTRACT_FACTS_SCHEMA", "PROMPTS", "RECONCILE_DECISIONS", "RECONCILE_SCHEMA", "Prompt", "load_prompt"]
+__all__ = ["EXTRACT_FACTS_SCHEMA", "PROMPTS", "RECONCILE_DECISIONS", "RECONCILE_SCHEMA", "Prompt", "load_prompt",
+           "stage_version"]
 
 _VERSION = re.compile(r"^<!--\s*version:\s*(\d+)\s*-->\s*$")
 
@@ -92,3 +95,11 @@ def load_prompt(name: str) -> Prompt:
     if declared is None:
         raise ConfigError(f"prompt {name!r} must start with a '<!-- version: N -->' line")
     return Prompt(name, text.strip(), int(declared.group(1)))
+
+
+def stage_version(logic: int, prompt: Prompt) -> int:
+    """The version of a stage that asks ``prompt``: its own logic's version times 1000 plus the
+    prompt's, so a change of either (a prompt edit bumps its version line) changes it."""
+    if not 0 < prompt.version < 1000:
+        raise ConfigError(f"prompt {prompt.name!r}: version {prompt.version} must be from 1 to 999")
+    return logic * 1000 + prompt.version
