@@ -42,6 +42,8 @@ VARIANTS: dict[str, SearchParams] = {
     "- names out of the dense query": replace(DEFAULT, dense_without_names=False),
     "- time focus": replace(DEFAULT, time_weight=0.0),
     "- date-window candidates": replace(DEFAULT, time_candidates=0),
+    "- knowledge update (present-tense questions: newest of near-duplicate answers first)":
+        replace(DEFAULT, update_weight=0.0),
     "+ session boost (0.2)": replace(DEFAULT, session_weight=0.2),
     "+ temporal neighbours (top 10, ±2)": replace(DEFAULT, neighbour_top=10),
     "+ both (the pipeline before episode windows)": replace(DEFAULT, session_weight=0.2, neighbour_top=10),

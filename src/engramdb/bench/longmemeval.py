@@ -98,8 +98,21 @@ def score(golds: list[Gold], out: RunOutput) -> dict[str, list[dict[str, float]]
             row = item_metrics(a.ranked, a.packed, g.turns) if g.turns else {}
             if g.sessions:
                 row.update(session_metrics([session_of(k) for k in a.ranked], g.sessions))
+            if g.newest:
+                row.update(newest_metrics(a.ranked, g.newest, g.turns - g.newest))
             rows[method].append(row)
     return rows
+
+
+def newest_metrics(ranked: list[str], newest: frozenset[str], older: frozenset[str]) -> dict[str, float]:
+    """For a knowledge update (evidence said at several dates): whether the newest evidence is
+    ranked above all older evidence ("newest_first"), at rank 1, and its reciprocal rank."""
+    rank = {key: i for i, key in enumerate(ranked)}
+    first_new = min((rank[t] for t in newest if t in rank), default=None)
+    first_old = min((rank[t] for t in older if t in rank), default=None)
+    above = first_new is not None and (first_old is None or first_new < first_old)
+    return {"newest_first": float(above), "newest@1": float(first_new == 0),
+            "newest_mrr": 0.0 if first_new is None else 1.0 / (first_new + 1)}
 
 
 def question_lines(golds: list[Gold], out: RunOutput, rows: dict[str, list[dict[str, float]]]) -> list[str]:
@@ -120,10 +133,12 @@ def question_lines(golds: list[Gold], out: RunOutput, rows: dict[str, list[dict[
 
 
 def run_longmemeval(path: Path, config: RunConfig, *, shared_store: bool = False,
-                    time_limit_s: float | None = None) -> dict[str, Any]:
+                    time_limit_s: float | None = None, types: tuple[str, ...] | None = None) -> dict[str, Any]:
     started = time.perf_counter()
     at_start = snapshot()
-    questions, info = load(path, config.limit)
+    questions, info = load(path, config.limit, types=types)
+    if types is not None:
+        info["types"] = list(types)
     got = retrieve(questions, config, shared_store=shared_store, time_limit_s=time_limit_s)
     rows = score(got.golds, got.out)
     info["completed"] = len(got.golds)

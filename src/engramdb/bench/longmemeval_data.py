@@ -16,7 +16,7 @@ store, so the order changes no number of a completed run.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,6 +24,7 @@ from typing import Any
 from engramdb.bench.baselines import Query
 from engramdb.bench.evidence import longmemeval_gold, session_of, turn_key
 from engramdb.core.errors import ImportFormatError
+from engramdb.core.timeparse import parse_datetime
 from engramdb.formats.base import Batch, load_json
 from engramdb.formats.longmemeval import longmemeval_batches
 
@@ -41,6 +42,9 @@ class Gold:
     sessions: frozenset[str]  # original answer session ids that hold evidence turns
     turns: frozenset[str]  # original turn keys of the has_answer turns
     back: Mapping[str, str]  # session handle -> original session id
+    # the evidence turns said last, when the evidence spans several dates (a knowledge update:
+    # the old and the new value are both evidence); empty otherwise
+    newest: frozenset[str] = frozenset()
 
     @property
     def group(self) -> str:
@@ -108,16 +112,32 @@ def question(item: Mapping[str, Any], n: int, path: Path, *, opaque: bool = True
     sessions, turns = longmemeval_gold(dict(item))
     date = item.get("question_date")
     query = Query(handle, str(item["question"]), handle, str(date) if date else None)
-    gold = Gold(qid, str(item.get("question_type", "unknown")), str(date or ""), sessions, turns, back)
+    gold = Gold(qid, str(item.get("question_type", "unknown")), str(date or ""), sessions, turns, back,
+                newest_turns(item, turns))
     return Question(batches, query, gold)
 
 
-def load(path: Path, limit: int | None, *, opaque: bool = True) -> tuple[list[Question], dict[str, Any]]:
-    """The first ``limit`` questions in interleaved order, and a summary of the data."""
+def newest_turns(item: Mapping[str, Any], turns: frozenset[str]) -> frozenset[str]:
+    """The evidence turns of the latest-dated evidence sessions, if the evidence has several dates."""
+    dates = {str(sid): parse_datetime(str(d)) for sid, d in
+             zip(item.get("haystack_session_ids") or (), item.get("haystack_dates") or (), strict=False)}
+    said = {t: dates[session_of(t)] for t in turns if session_of(t) in dates}
+    if len(set(said.values())) < 2:
+        return frozenset()
+    last = max(said.values())
+    return frozenset(t for t, when in said.items() if when == last)
+
+
+def load(path: Path, limit: int | None, *, opaque: bool = True,
+         types: Collection[str] | None = None) -> tuple[list[Question], dict[str, Any]]:
+    """The first ``limit`` questions in interleaved order (of the ``types`` given: question types,
+    or "abstention"), and a summary of the data."""
     items = load_json(path)
     if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
         raise ImportFormatError("a LongMemEval file is a JSON list of questions", path=str(path))
     order = interleaved(items)
+    if types is not None:
+        order = [i for i in order if _group(items[i]) in types]
     order = order[:limit] if limit is not None else order
     questions = [question(items[i], n, path, opaque=opaque) for n, i in enumerate(order)]
     return questions, summary(items, order, questions)
@@ -135,6 +155,10 @@ def summary(items: Sequence[Mapping[str, Any]], order: Sequence[int], questions:
             "answer_sessions": listed, "answer_sessions_without_evidence_turn": listed - kept,
             "question_order": "interleaved by type",
             "question_dates": {q.gold.qid: q.gold.question_date for q in questions}}
+
+
+def _group(item: Mapping[str, Any]) -> str:
+    return ABSTENTION if _abstention(item) else str(item.get("question_type", "unknown"))
 
 
 def _abstention(item: Mapping[str, Any]) -> bool:

@@ -22,6 +22,8 @@ from engramdb.core.ports import Embedder, Facets, ReadSpec, Scored, Store, Vecto
 from engramdb.retrieval.budget import assemble, line_tokens, pack
 from engramdb.retrieval.expand import Scores, neighbours, role_focus, session_boost, speaker_focus, without_names
 from engramdb.retrieval.fusion import normalised_sum, rrf
+from engramdb.retrieval.recency import knowledge_update
+from engramdb.retrieval.retention import retention_focus
 from engramdb.retrieval.temporal import Window, parse_window, time_focus, window_spec
 from engramdb.retrieval.terms import query_terms
 
@@ -45,6 +47,10 @@ class SearchParams:
     role_weight: float = 0.5  # first-person questions prefer the user's turns; 0 turns it off
     time_weight: float = 0.5  # 0 turns the time focus off
     time_candidates: int = 30  # per list, extra candidates from inside a query's date window
+    update_weight: float = 0.1  # present-tense questions prefer the newest of near-duplicate answers; 0: off
+    update_top: int = 20  # candidates grouped by the knowledge-update re-scorer
+    update_similarity: float = 0.5  # cosine of two answering sentences that say the same thing
+    retention_weight: float = 0.0  # forgotten memories (retention R near 0) rank lower; off: BENCHMARKS.md
     dense_without_names: bool = True  # embed the question without the names of candidate speakers
     session_weight: float = 0.0  # session boost; off: episode windows do its job better (ablation)
     session_top: int = 30  # candidates whose scores make up a session's mass
@@ -98,7 +104,7 @@ def search(
         # found nothing more on LoCoMo, for 2-3x the vectors in memory)
         found = sorted({item.ref for ranked in lists.values() for item in ranked})
         lists["sentence"] = store.key_search(spec, found, vector, model)[:limit]
-    fused = _rank(store, spec, query, window, lists, params, known)
+    fused = _rank(store, spec, query, window, lists, params, known, vector, model)
     if k is not None:
         fused = fused[:k]
     pool = _hits(store, spec, fused, budget_tokens)
@@ -142,7 +148,8 @@ def _merge(ranked: list[Scored], extra: list[Scored]) -> list[Scored]:
 
 
 def _rank(store: Store, spec: ReadSpec, query: str, window: Window | None, lists: dict[str, list[Scored]],
-          params: SearchParams, known: dict[int, Facets]) -> list[tuple[int, float, tuple[str, ...]]]:
+          params: SearchParams, known: dict[int, Facets], vector: Vector | None,
+          model: str) -> list[tuple[int, float, tuple[str, ...]]]:
     weights = {"bm25": params.bm25_weight, "dense": params.dense_weight, "window": params.window_weight,
                "dense_window": params.dense_window_weight, "sentence": params.sentence_weight}
     if params.fusion == "rrf":
@@ -150,7 +157,7 @@ def _rank(store: Store, spec: ReadSpec, query: str, window: Window | None, lists
     else:
         scores = normalised_sum(lists, weights)
     needs_facets = (params.session_weight > 0 or params.speaker_weight > 0 or params.role_weight > 0
-                    or window is not None)
+                    or window is not None or params.update_weight > 0)
     facets = {**known, **store.facets([ref for ref in scores if ref not in known])} if needs_facets else {}
     scores = session_boost(scores, facets, weight=params.session_weight, top=params.session_top)
     scores = neighbours(store, spec, scores, top=params.neighbour_top, width=params.neighbour_width,
@@ -160,6 +167,9 @@ def _rank(store: Store, spec: ReadSpec, query: str, window: Window | None, lists
         scores = speaker_focus(query, scores, facets, weight=params.speaker_weight)
         scores = role_focus(query, scores, facets, weight=params.role_weight)
         scores = time_focus(window, scores, {r: f.event_time for r, f in facets.items()}, weight=params.time_weight)
+        scores = knowledge_update(store, spec, query, scores, facets, vector, model, weight=params.update_weight,
+                                  top=params.update_top, similarity=params.update_similarity)
+    scores = retention_focus(store, spec, scores, weight=params.retention_weight)
     ranked = sorted(scores.items(), key=lambda kv: (-kv[1][0], kv[0]))
     return [(ref, min(1.0, score), tuple(src)) for ref, (score, src) in ranked]
 
