@@ -10,15 +10,16 @@ from engramdb.core.ids import new_id
 from engramdb.core.models import Kind, MemoryRecord, Scope, content_hash, utcnow
 
 USER = "user"  # the subject of a first-person statement without a speaker's name
+_MACHINES = {"assistant", "ai", "bot", "system", "agent", "model", "chatbot", "gpt", "claude"}
 
 
 def subject_of(turn: MemoryRecord) -> tuple[str, str] | None:
     """(slot subject, how a statement names it) for a first-person turn; None for what an
     assistant says (its "I" is not the user)."""
+    if turn.speaker and turn.speaker.strip().casefold() not in _MACHINES:
+        return turn.speaker, turn.speaker  # a named person (both sides of a conversation between people)
     if turn.role is not None and turn.role not in ("user", "human"):
         return None
-    if turn.speaker:
-        return turn.speaker, turn.speaker
     return USER, "The user"
 
 

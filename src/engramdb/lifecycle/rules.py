@@ -47,8 +47,8 @@ RULES: tuple[Rule, ...] = (
     Rule("employer", _r(r"\bI(?:'ve| have)?\s+(?:just\s+)?(?:joined|started\s+(?:a\s+new\s+job\s+)?at|"
                         r"got\s+a\s+(?:new\s+)?job\s+at|started\s+working\s+(?:at|for))\s+" + NAME),
          "{s} works at {v}"),
-    Rule("occupation", _r(rf"\bI(?:'m| am)\s+(?:now\s+)?an?\s+((?:[a-z]+\s+)?(?:{_OCC}))\b"), "{s} is a {v}"),
-    Rule("occupation", _r(rf"\bI\s+work\s+as\s+an?\s+((?:[a-z]+\s+)?(?:{_OCC}))\b"), "{s} is a {v}"),
+    Rule("occupation", _r(rf"\bI(?:'m| am)\s+(?:now\s+)?an?\s+((?:[a-z]+\s+)?(?:{_OCC}))\b"), "{s} is {a} {v}"),
+    Rule("occupation", _r(rf"\bI\s+work\s+as\s+an?\s+((?:[a-z]+\s+)?(?:{_OCC}))\b"), "{s} is {a} {v}"),
     Rule("name", _r(r"\b[Mm]y\s+name\s+is\s+" + PERSON + r"\b"), "{s}'s name is {v}"),
     Rule("diet", _r(r"\bI(?:'m| am)\s+(?:now\s+|a\s+)?(vegetarian|vegan|pescatarian)\b"), "{s} is {v}"),
     Rule("diet", _r(r"\bI\s+(?:stopped|quit)\s+eating\s+meat\b"), "{s} is {v}", value="vegetarian"),
@@ -74,14 +74,15 @@ def extract(text: str, subject: str) -> list[Found]:
     found: dict[tuple[str, str], Found] = {}
     for rule in RULES:
         for match in rule.pattern.finditer(text):
-            if _negated(text, match.start()):
+            if _negated(text[max(0, match.start() - 25):match.start(1) if match.groups() else match.end()]):
                 continue
             value = rule.value or _clean(match.group(1))
             if not value or value in _NOT_NAMES or value.split()[0] in _NOT_NAMES - {"The"}:
                 continue
             key = (rule.attribute, value.casefold()) if not rule.single else (rule.attribute, "")
             if key not in found:
-                statement = rule.template.format(s=subject, v=value)
+                article = "an" if value[:1].casefold() in "aeiou" else "a"
+                statement = rule.template.format(s=subject, v=value, a=article)
                 found[key] = Found(rule.attribute, value, statement, rule.single)
     return list(found.values())
 
@@ -94,12 +95,21 @@ def _norm(value: str) -> str:
     return re.sub(r"^(?:the|a|an)\s+", "", value.casefold()).strip(" .")
 
 
+_THIRD_PERSON = {"my": "their", "me": "them", "i": "they", "myself": "themselves", "mine": "theirs", "i'm": "they're"}
+
+
+def _third_person(value: str) -> str:
+    """A first-person value told about its speaker: 'improve my shooting' -> 'improve their shooting'."""
+    return re.sub(r"\b(?:[Mm]y|[Mm]e|I|[Mm]yself|[Mm]ine|I'm)\b", lambda m: _THIRD_PERSON[m.group(0).casefold()], value)
+
+
 def _clean(value: str) -> str:
     value = re.split(r"\s+(?:and|but|since|because|now|with|for|last|this|next)\b", value)[0]
-    return value.strip(" ,.;:!?'\"")
+    return _third_person(value.strip(" ,.;:!?'\""))
 
 
-def _negated(text: str, start: int) -> bool:
-    """'I don't live in Paris', 'I no longer work at X', 'I used to live in Y' state no current slot."""
-    before = text[max(0, start - 3):start + 40].casefold()
-    return bool(re.search(r"\b(?:don't|do not|didn't|no longer|never|used to|not)\b", before))
+def _negated(lead: str) -> bool:
+    """'I don't live in Paris', 'I no longer work at X', 'I used to live in Y' state no current slot:
+    a negation in the words before the value (not after it: 'I live in Rome, not Milan' holds)."""
+    clause = re.split(r"[.!?;]", lead)[-1]  # the clause of the statement only
+    return bool(re.search(r"\b(?:don't|do not|didn't|no longer|never|used to|not|if)\b", clause.casefold()))
