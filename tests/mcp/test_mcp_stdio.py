@@ -14,7 +14,7 @@ from tests.support.pipeline import subprocess_env
 from mcp import Client, StdioServerParameters
 
 TOOLS = {"recall", "search", "remember", "list_memories", "get_memory", "memory_history", "forget",
-         "update_memory", "supersede_memory", "forget_all", "flush"}
+         "update_memory", "supersede_memory", "forget_all", "flush", "facts", "profile"}
 
 
 def engram_mcp(db: Path, *args: str, **env: str) -> StdioServerParameters:

@@ -188,7 +188,7 @@ def requests(draw: st.DrawFn, world: World, home: str) -> Request:
     owner = [(user, agent)]
     kind = draw(st.sampled_from(["search", "list", "get", "history", "scopes", "export", "status", "flush", "jobs",
                                  "add", "batch", "update", "supersede", "delete", "delete_scope", "import",
-                                 "retry"]))
+                                 "retry", "facts", "profile"]))
     marker = world.marker(home, user, agent)
     if kind == "search":
         body = {"query": draw(queries), "k": draw(st.integers(1, 60)), **params}
@@ -213,6 +213,11 @@ def requests(draw: st.DrawFn, world: World, home: str) -> Request:
         return Request("GET", "/v1/jobs", {}, False, [], admin=True)
     if kind == "retry":
         return Request("POST", "/v1/jobs/retry", {"json": {}}, True, [], admin=True)
+    if kind == "facts":
+        query = {**params, "include_superseded": draw(st.booleans()), "limit": draw(st.integers(0, 80))}
+        return Request("GET", "/v1/facts", {"params": query}, False, owner)
+    if kind == "profile":
+        return Request("GET", "/v1/profile", {"params": params}, False, owner)
     if kind == "add":
         return Request("POST", "/v1/memories", {"json": {"messages": marker, **params}}, True, owner)
     if kind == "batch":

@@ -45,10 +45,16 @@ def cli() -> None:
 @click.option("--kind", default=None, help="turn, fact, summary, profile or note (default: note).")
 @click.option("--timestamp", default=None, help="When it was said (ISO 8601); default now.")
 @click.option("--metadata", default=None, help="A JSON object.")
+@click.option("--subject", default=None, help='A fact\'s slot: who it is about ("user", a name).')
+@click.option("--attribute", default=None, help='A fact\'s slot: what ("home city"); a later fact of it supersedes.')
+@click.option("--expires-at", default=None, metavar="TIME", help="Expire at TIME (reads skip it, cleanup erases it).")
+@click.option("--ttl", type=click.FloatRange(0, min_open=True), default=None, metavar="SECONDS",
+              help="Expire SECONDS from now.")
 @click.option("-q", "--quiet", is_flag=True, help="Print only the new memory's id (ID=$(engram add ... -q)).")
 def add(text: str | None, db: str | None, embedder: str | None, as_json: bool, user_id: str | None,
         agent_id: str | None, session_id: str | None, role: str | None, speaker: str | None, kind: str | None,
-        timestamp: str | None, metadata: str | None, quiet: bool) -> None:
+        timestamp: str | None, metadata: str | None, subject: str | None, attribute: str | None,
+        expires_at: str | None, ttl: float | None, quiet: bool) -> None:
     """Add TEXT (or stdin when TEXT is -) as a memory."""
     data: str | bytes | None = text
     if text is None or text == "-":
@@ -56,7 +62,8 @@ def add(text: str | None, db: str | None, embedder: str | None, as_json: bool, u
     meta = _json_object(metadata)
     with _open(db, embedder, create=True) as mem:
         records = mem.add(data or "", **_scope(user_id, agent_id, session_id), role=role, speaker=speaker, kind=kind,
-                          timestamp=timestamp, metadata=meta)
+                          timestamp=timestamp, metadata=meta, subject=subject, attribute=attribute,
+                          expires_at=expires_at, ttl=ttl)
         # a one-shot process embeds what it wrote before it exits, as long as that is quick
         left = mem.flush(timeout=mem.close_timeout).remaining
     if left:
@@ -228,6 +235,7 @@ def _register_more() -> None:
     from engramdb.cli.bench import bench
     from engramdb.cli.demo import demo
     from engramdb.cli.edit import supersede, update
+    from engramdb.cli.facts import facts, profile
     from engramdb.cli.importing import import_
     from engramdb.cli.mcp_cmd import mcp
     from engramdb.cli.pipeline import flush, jobs, status, worker
@@ -238,7 +246,8 @@ def _register_more() -> None:
     cli.add_command(scopes)
     cli.add_command(demo)
     cli.add_command(bench)
-    for command in (update, supersede, worker, flush, status, jobs, serve, keys, mcp):
+    for command in (update, supersede, worker, flush, status, jobs, serve, keys, mcp, facts,
+                    profile):
         cli.add_command(command)
 
 

@@ -13,6 +13,7 @@ from typing import IO, Any, TypeVar
 from engramdb.core.jobs import FlushReport, JobInfo, QueueStatus
 from engramdb.core.models import Events, MemoryRecord, Records, ScopeSummary, SearchResult
 from engramdb.core.ports import Embedder, Store
+from engramdb.core.profile import Profile
 from engramdb.engine.memory import Memory
 
 T = TypeVar("T")
@@ -40,6 +41,12 @@ class AsyncMemory:
 
     async def list(self, **kwargs: Any) -> Records:
         return await self._run(self.sync.list, **kwargs)
+
+    async def facts(self, **kwargs: Any) -> Records:
+        return await self._run(self.sync.facts, **kwargs)
+
+    async def profile(self, user_id: str | None = None, **kwargs: Any) -> Profile:
+        return await self._run(self.sync.profile, user_id, **kwargs)
 
     async def update(self, memory_id: str, **kwargs: Any) -> MemoryRecord:
         return await self._run(self.sync.update, memory_id, **kwargs)

@@ -1,5 +1,5 @@
 """The read tools: recall (the packed context: the agent's main tool), search, list_memories,
-get_memory, memory_history. Reads span every session of the configured user / agent unless
+get_memory, memory_history, facts and profile. Reads span every session of the configured user / agent unless
 the model narrows them to one."""
 
 from __future__ import annotations
@@ -105,3 +105,36 @@ def register(server: MCPServer[Any], resolve: Resolver) -> None:
             target = resolve(ctx, False)
             events = target.memory.history(memory_id, user_id=target.user_id, agent_id=target.agent_id)
             return render.history(memory_id, events)
+
+    @server.tool(annotations=READ_ONLY)
+    def facts(
+        ctx: Ctx,
+        attribute: Annotated[str | None, Field(default=None, min_length=1, max_length=200,
+                                               description='Only facts of this slot, e.g. "home city", '
+                                               '"employer" (default: every slot).')] = None,
+        valid_at: Annotated[str | None, Field(default=None, max_length=64,
+                                              description="Event time (ISO 8601): the facts that held then "
+                                              "(default: those that hold now).")] = None,
+        limit: Annotated[int, Field(ge=1, le=MAX_LIST, description="How many facts to return.")] = 50,
+    ) -> CallToolResult:
+        """What is known about the user now (or at valid_at): the facts that hold, each with the
+        time it became true, derived from what the user said; a newer fact replaces an older one."""
+        with tool_errors():
+            target = resolve(ctx, False)
+            found = target.memory.facts(user_id=target.user_id, agent_id=target.agent_id, attribute=attribute,
+                                        valid_at=valid_at, limit=limit)
+            return render.facts(found)
+
+    @server.tool(annotations=READ_ONLY)
+    def profile(
+        ctx: Ctx,
+        valid_at: Annotated[str | None, Field(default=None, max_length=64,
+                                              description="Event time (ISO 8601): the profile as it held then "
+                                              "(default: now).")] = None,
+    ) -> CallToolResult:
+        """The user's profile: for each thing known about them (home city, employer, ...) the value
+        that holds now, and what it was before."""
+        with tool_errors():
+            target = resolve(ctx, False)
+            return render.profile(target.memory.profile(target.user_id, agent_id=target.agent_id,
+                                                        valid_at=valid_at))

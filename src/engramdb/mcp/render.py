@@ -11,6 +11,7 @@ from typing import Any
 from mcp.types import CallToolResult, TextContent
 
 from engramdb.core.models import HistoryEvent, MemoryRecord, SearchResult
+from engramdb.core.profile import Profile
 
 SNIPPET = 500  # characters of a memory shown in search / list results
 
@@ -108,3 +109,29 @@ def _content(version: dict[str, Any] | None) -> str | None:
         return None
     content = version.get("content")
     return content if isinstance(content, str) else None
+
+
+def _fact(rec: MemoryRecord) -> dict[str, Any]:
+    value = rec.metadata.get("value")
+    return {"id": rec.id, "content": rec.content, "subject": rec.subject, "attribute": rec.attribute,
+            "value": value if isinstance(value, str) else None, "valid_from": rec.event_time.isoformat(),
+            "valid_to": rec.valid_to.isoformat() if rec.valid_to else None, "superseded_by": rec.superseded_by}
+
+
+def facts(records: Sequence[MemoryRecord]) -> CallToolResult:
+    items = [_fact(r) for r in records]
+    lines = [f"[{i['id']}] since {i['valid_from'][:10]}"
+             + (f" until {i['valid_to'][:10]}" if i["valid_to"] else "")
+             + (f" ({i['attribute']})" if i["attribute"] else "") + f" {i['content']}" for i in items]
+    return result("\n".join(lines) or "(no facts known)", {"facts": items})
+
+
+def profile(found: Profile) -> CallToolResult:
+    lines = [found.text() or "(no profile yet: no facts known)"]
+    for slot in found.slots:
+        before = [v for v in slot.history if v not in slot.current]
+        if before:
+            lines.append(f"{slot.attribute} before: " + "; ".join(
+                f"{v.value} ({v.valid_from:%Y-%m-%d} to {v.valid_to:%Y-%m-%d})" if v.valid_to
+                else f"{v.value} (since {v.valid_from:%Y-%m-%d})" for v in before))
+    return result("\n".join(lines), found.to_dict())

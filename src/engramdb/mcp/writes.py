@@ -31,13 +31,20 @@ def register(server: MCPServer[Any], resolve: Resolver) -> None:
         timestamp: Timestamp = None,
         session_id: Annotated[Name, Field(min_length=1, description="Conversation session to file it under "
                                           "(default: the configured session).")] = None,
+        subject: Annotated[Name, Field(min_length=1, description='For a fact: who it is about ("user", a '
+                                       'name).')] = None,
+        attribute: Annotated[Name, Field(min_length=1, description='For a fact: what it is about ("home city", '
+                                         '"employer"); a later fact about the same thing replaces it.')] = None,
+        ttl: Annotated[float | None, Field(default=None, gt=0, le=10**10, description="Forget it after this many "
+                                           "seconds (default: never).")] = None,
     ) -> CallToolResult:
         """Store a memory for later conversations. It is searchable at once."""
         with tool_errors():
             target = resolve(ctx, True)
             records = target.memory.add(content, user_id=target.user_id, agent_id=target.agent_id,
                                         session_id=session_id or target.session_id, role=role, speaker=speaker,
-                                        kind=kind, metadata=metadata, timestamp=timestamp)
+                                        kind=kind, metadata=metadata, timestamp=timestamp, subject=subject,
+                                        attribute=attribute, ttl=ttl)
             return render.remembered(records)
 
     @server.tool(annotations=CHANGES)

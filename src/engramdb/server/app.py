@@ -21,6 +21,7 @@ from engramdb.server import errors
 from engramdb.server.auth import Gate
 from engramdb.server.metrics import Metrics
 from engramdb.server.middleware import BodyLimit, Observe
+from engramdb.server.routes_facts import router as facts
 from engramdb.server.routes_memories import router as memories
 from engramdb.server.routes_pipeline import router as pipeline
 from engramdb.server.tenants import OPEN_TENANTS, TenantPool
@@ -38,6 +39,7 @@ class ServerConfig:
     open_tenants: int = OPEN_TENANTS
     close_timeout: float = 10.0
     worker_threads: int = 2  # background threads per open tenant; 0: `engram worker` processes do it
+    facts: bool | None = None  # derive facts from what users say; None: $ENGRAM_FACTS (on by default)
 
 
 def create_app(config: ServerConfig | None = None) -> FastAPI:
@@ -46,7 +48,7 @@ def create_app(config: ServerConfig | None = None) -> FastAPI:
     embedder = config.embedder if config.embedder is not None and not isinstance(config.embedder, str) \
         else open_embedder(config.embedder)
     pool = TenantPool(config.db, embedder, size=config.open_tenants, close_timeout=config.close_timeout,
-                      worker_threads=config.worker_threads)
+                      worker_threads=config.worker_threads, facts=config.facts)
     metrics = Metrics()
 
     @asynccontextmanager
@@ -67,6 +69,7 @@ def create_app(config: ServerConfig | None = None) -> FastAPI:
     errors.install(app)
     app.include_router(memories)
     app.include_router(pipeline)
+    app.include_router(facts)
     from engramdb.mcp.mount import mount_mcp
 
     app.state.mcp = mount_mcp(app, pool, app.state.gate)

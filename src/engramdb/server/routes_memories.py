@@ -51,7 +51,8 @@ def add(body: AddBody, caller: CallerDep) -> dict[str, Any]:
     mem = caller.memory(body.user_id, body.agent_id, write=True)
     records = mem.add(_messages(body.messages), user_id=body.user_id, agent_id=body.agent_id,
                       session_id=body.session_id, timestamp=body.timestamp, metadata=body.metadata,
-                      kind=body.kind, role=body.role, speaker=body.speaker, provenance=body.provenance)
+                      kind=body.kind, role=body.role, speaker=body.speaker, provenance=body.provenance,
+                      subject=body.subject, attribute=body.attribute, expires_at=body.expires_at, ttl=body.ttl)
     return {"memories": [r.to_dict() for r in records]}
 
 

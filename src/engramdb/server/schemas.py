@@ -44,6 +44,13 @@ class AddBody(ScopeFields):
     role: str | None = None
     speaker: str | None = None
     provenance: list[str] = Field(default_factory=list, max_length=1000)
+    subject: str | None = Field(default=None, min_length=1, max_length=200,
+                                description='A fact\'s slot: who it is about ("user", a name).')
+    attribute: str | None = Field(default=None, min_length=1, max_length=200,
+                                  description='A fact\'s slot: what ("home city"); a later fact of the slot '
+                                              'supersedes it.')
+    expires_at: TimeValue | None = Field(default=None, description="Reads skip it from then on; cleanup erases it.")
+    ttl: StrictFloat | StrictInt | None = Field(default=None, gt=0, description="Seconds until it expires.")
 
 
 class BatchItem(ScopeFields):

@@ -31,8 +31,9 @@ class _Entry:
 
 class TenantPool:
     def __init__(self, db: str | Path | None, embedder: Embedder, *, size: int = OPEN_TENANTS,
-                 close_timeout: float = 10.0, worker_threads: int = 2) -> None:
+                 close_timeout: float = 10.0, worker_threads: int = 2, facts: bool | None = None) -> None:
         self.db = db
+        self.facts = facts  # None: $ENGRAM_FACTS (Memory's default)
         self.embedder = embedder
         self.size = size
         self.close_timeout = close_timeout
@@ -79,7 +80,7 @@ class TenantPool:
                 self._open.move_to_end(tenant)
                 return self._take(entry, lease)
         mem = Memory(tenant_db(self.db, tenant), embedder=self.embedder, close_timeout=self.close_timeout,
-                     worker=self.worker)
+                     worker=self.worker, facts=self.facts)
         evicted: list[Memory] = []
         with self._lock:
             entry = self._open.get(tenant)

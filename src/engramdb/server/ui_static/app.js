@@ -1,7 +1,9 @@
-// The inspector's page: key, scope, search and browse. One memory and the pipeline: memory.js.
+// The inspector's page: key, scope, search and browse. One memory and the pipeline: memory.js;
+// facts and the profile: facts.js.
 import { $, act, api, el, getKey, restoreScope, saveScope, scope, scopeLabel, setKey, status, when, who }
   from "./api.js";
 import { openMemory, refreshPipeline } from "./memory.js";
+import "./facts.js";
 
 const browse = { loaded: false, page: 0, total: null, nextOffset: null, query: null };
 let lastSearch = null;
