@@ -123,8 +123,8 @@ def test_dense_windows_follow_the_session_order(memory_factory):
 def test_a_database_from_before_the_session_order_is_rebuilt_on_open(tmp_path, monkeypatch):
     path: Path = tmp_path / "old.db"
     every = sqlite_conn.migrations()
-    # today's code needs the queue's tables and the lifecycle columns: lend them to version 2
-    jobs = dict(every)[5] + dict(every)[6]
+    # today's code needs the queue's tables, the lifecycle and the retention columns: lend them to version 2
+    jobs = dict(every)[5] + dict(every)[6] + dict(every)[7]
     monkeypatch.setattr(sqlite_conn, "migrations",
                         lambda: [(n, sql + jobs if n == 2 else sql) for n, sql in every if n <= 2])
     m = Memory(path, embedder="hash", background=False)

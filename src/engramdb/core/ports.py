@@ -48,7 +48,12 @@ class ReadSpec:
     (``as_of``: versions current then), a point in event time (``valid_at``: what had been said
     by then and still held then: event_time <= valid_at < valid_to, superseded or not), and
     the read's clock ``at`` (memories whose ``expires_at`` has passed by then are skipped;
-    ``as_of`` is the clock when given; None: no expiry check)."""
+    ``as_of`` is the clock when given; None: no expiry check).
+
+    ``include_archived=False`` leaves out memories a maintenance pass archived (with ``as_of``:
+    those archived by then). The port's default is True: the store's and the pipeline's own
+    reads (reconciliation must see an archived fact of a slot to supersede it) see them;
+    Memory's reads pass False unless the caller asks for archived memories."""
 
     scope: Scope
     filters: Node | None = None
@@ -57,6 +62,7 @@ class ReadSpec:
     include_superseded: bool = False
     valid_at: datetime | None = None
     at: datetime | None = None
+    include_archived: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +85,23 @@ class Facets:
     speaker: str | None
     event_time: datetime
     role: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RecallStats:
+    """What retention is computed from, for one current record version (retrieval/retention.py).
+
+    ``written``: when this version was written (system time); ``last_recalled``: the last
+    search that packed it (None: never); ``recalls``: how many did; ``importance``: the number
+    in ``metadata["importance"]`` when there is one (unchecked: retention clamps it)."""
+
+    ref: int
+    memory_id: str
+    kind: Kind
+    written: datetime
+    last_recalled: datetime | None
+    recalls: int
+    importance: float | None
 
 
 class Store(Protocol):
@@ -250,6 +273,48 @@ class Store(Protocol):
 
     def retry_jobs(self, *, stage: str | None = None, ids: Sequence[int] | None = None) -> int:
         """Failed jobs back to pending with their attempts reset; returns how many."""
+        ...
+
+    # ---- retention: recall statistics, archiving, expiry ------------------------
+    # Recall statistics are not content: recording them writes no version, no history event,
+    # no index entry, and leaves the vector caches valid.
+
+    def record_recalls(self, memory_ids: Sequence[str], at: datetime) -> int:
+        """Count one recall at ``at`` for the current versions of these memories (one statement);
+        returns rows changed."""
+        ...
+
+    def recall_stats(self, refs: Sequence[int]) -> dict[int, RecallStats]:
+        """The recall statistics of these record versions (missing refs are left out)."""
+        ...
+
+    def retention_scan(self, kinds: Sequence[Kind], *, after_ref: int, limit: int) -> builtins.list[RecallStats]:
+        """Up to ``limit`` current, unarchived, unsuperseded records of ``kinds`` whose ref is above
+        ``after_ref``, in ref order (a maintenance pass pages through the store with it)."""
+        ...
+
+    def archive(self, memory_ids: Sequence[str], at: datetime) -> int:
+        """Mark the current versions of these memories archived at ``at`` (hidden from reads that
+        pass ``include_archived=False``; nothing is deleted); returns how many were archived."""
+        ...
+
+    def unarchive(self, memory_ids: Sequence[str], at: datetime, scope: Scope | None = None) -> int:
+        """Bring archived memories (of ``scope``, when given) back, as last recalled at ``at``;
+        returns how many."""
+        ...
+
+    def list_archived(self, spec: ReadSpec, *, limit: int = 100, offset: int = 0) -> Records:
+        """The archived memories ``spec`` may see, most recently archived first."""
+        ...
+
+    def expired(self, at: datetime, limit: int) -> builtins.list[str]:
+        """Ids of up to ``limit`` memories whose ``expires_at`` is at or before ``at``."""
+        ...
+
+    def erase(self, memory_ids: Sequence[str]) -> builtins.list[str]:
+        """Delete these memories for good as ``delete`` does (everything derived from them too,
+        tombstones, the bytes), in one transaction, whatever their scope; ids already gone are
+        skipped. Returns every id removed."""
         ...
 
     def sibling(self) -> Store:

@@ -35,9 +35,15 @@ from engramdb.engine.ingest import AddInput, Batch, build_records, clean_metadat
 from engramdb.engine.inputs import TimeLike, lifecycle_fields, make_records, maybe_scope
 from engramdb.engine.knowledge import KnowledgeFacade
 from engramdb.engine.limits import validate_record
+from engramdb.engine.maintenance import (
+    ForgettingFacade,
+    MaintainedPipeline,
+    Maintainer,
+    MaintenancePolicy,
+    record_recalls,
+)
 from engramdb.engine.pipeline_facade import PipelineFacade
 from engramdb.pipeline.embed import vectors_for
-from engramdb.pipeline.runner import Pipeline
 from engramdb.pipeline.worker import WorkerOptions
 from engramdb.retrieval.search import SearchParams
 from engramdb.retrieval.search import search as run_search
@@ -47,7 +53,7 @@ BULK_GROUP = 64  # batches (sessions) embedded together by add_many
 REINDEX_BATCH = 256
 
 
-class Memory(PipelineFacade, KnowledgeFacade):
+class Memory(PipelineFacade, KnowledgeFacade, ForgettingFacade):
     """Long-term memory for an agent.
 
     ``Memory()`` opens the embedded default (a SQLite file in the user data
@@ -74,13 +80,19 @@ class Memory(PipelineFacade, KnowledgeFacade):
     ``facts`` (default ``$ENGRAM_FACTS``, on) derives facts from what users say; ``llm`` (an
     LLM, default the one ``$ENGRAM_LLM`` names, ``False``: none) makes extraction and
     reconciliation ask a model instead of applying the rules.
+
+    Forgetting (README "Forgetting"): each search counts a recall of the memories it packs
+    (``track_recalls=False``: not); a maintenance pass (:meth:`maintain`; every
+    ``maintenance.every_s`` seconds in the background worker when idle) archives derived memories
+    and notes whose retention fell below ``maintenance.archive_below`` and erases expired ones.
     """
 
     def __init__(self, path_or_url: str | Path | None = None, *, embedder: Embedder | str | None = None,
                  store: Store | None = None, search_params: SearchParams | None = None,
                  sentence_keys: bool = True, create: bool = True, background: bool = True,
                  worker: WorkerOptions | None = None, close_timeout: float = 10.0, facts: bool | None = None,
-                 llm: LLM | Literal[False] | None = None) -> None:
+                 llm: LLM | Literal[False] | None = None, track_recalls: bool = True,
+                 maintenance: MaintenancePolicy | None = None) -> None:
         from engramdb.registry import facts_from_env, open_embedder, open_llm, open_store
 
         if close_timeout < 0:
@@ -94,10 +106,13 @@ class Memory(PipelineFacade, KnowledgeFacade):
         self.search_params = search_params or SearchParams()
         self.sentence_keys = sentence_keys
         self.close_timeout = close_timeout
-        self.pipeline = Pipeline(self.store, self._worker_embedder, background=background,
-                                 with_keys=sentence_keys, options=worker,
-                                 facts=facts if facts is not None else facts_from_env(),
-                                 llm=(open_llm() if llm is None else llm) or None)
+        self.track_recalls = track_recalls
+        self.maintainer = Maintainer(maintenance or MaintenancePolicy())
+        self.pipeline = MaintainedPipeline(self.store, self._worker_embedder, background=background,
+                                           with_keys=sentence_keys, options=worker,
+                                           facts=facts if facts is not None else facts_from_env(),
+                                           llm=(open_llm() if llm is None else llm) or None,
+                                           maintainer=self.maintainer)
         self._for_worker: Embedder | None = None
         # a process that exits without close() still drains like close() does
         self._atexit = _close_at_exit(self)
@@ -267,19 +282,24 @@ class Memory(PipelineFacade, KnowledgeFacade):
                session_id: str | None = None, k: int | None = None, budget_tokens: int | None = None,
                filters: dict[str, Any] | None = None, kinds: Sequence[Kind | str] | None = None,
                as_of: TimeLike | None = None, valid_at: TimeLike | None = None,
-               now: TimeLike | None = None) -> SearchResult:
+               now: TimeLike | None = None, include_archived: bool = False) -> SearchResult:
         """Ranked memories for ``query`` and the packed context that fits ``budget_tokens``.
 
         ``valid_at`` is event time: only memories said (dated) at or before it count.
         ``as_of`` is system time: memory as it knew things then (versions current at
         that moment; later updates, supersessions and additions are not seen). ``now``
         is the moment the question is asked, which anchors "last week" or "3 days ago"
-        (default: ``valid_at``, else ``as_of``, else the current time).
+        (default: ``valid_at``, else ``as_of``, else the current time). Archived memories are
+        left out unless ``include_archived``. After the read, the packed memories' recalls are
+        counted (unless ``Memory(track_recalls=False)``).
         """
-        spec = self._spec(user_id, agent_id, session_id, filters, kinds, as_of, valid_at=valid_at)
+        spec = self._spec(user_id, agent_id, session_id, filters, kinds, as_of, valid_at=valid_at,
+                          include_archived=include_archived)
         when = now if now is not None else valid_at
         result = run_search(self.store, self.embedder, query, spec, k=k, budget_tokens=budget_tokens,
                             params=self.search_params, now=parse_datetime(when) if when is not None else None)
+        if self.track_recalls:
+            record_recalls(self.store, result.packed)
         waiting = self.pipeline.unembedded(spec.scope)
         if not waiting:
             return result
@@ -298,13 +318,13 @@ class Memory(PipelineFacade, KnowledgeFacade):
              filters: dict[str, Any] | None = None, kinds: Sequence[Kind | str] | None = None,
              as_of: TimeLike | None = None, valid_at: TimeLike | None = None,
              include_superseded: bool = False, limit: int = 100, offset: int = 0,
-             newest_first: bool = False) -> Records:
+             newest_first: bool = False, include_archived: bool = False) -> Records:
         """A scope's memories in event-time order (``newest_first``: latest first); ``valid_at``
-        (event time) and ``as_of`` (system time) as in :meth:`search`."""
+        (event time), ``as_of`` (system time) and ``include_archived`` as in :meth:`search`."""
         if not all(isinstance(n, int) and not isinstance(n, bool) and 0 <= n <= INT64_MAX for n in (limit, offset)):
             raise ValidationError(f"limit and offset must be integers from 0 to {INT64_MAX}")
         spec = self._spec(user_id, agent_id, session_id, filters, kinds, as_of, include_superseded,
-                          valid_at=valid_at)
+                          valid_at=valid_at, include_archived=include_archived)
         return self.store.list(spec, limit=limit, offset=offset, newest_first=newest_first)
 
     def scopes(self, *, user_id: str | None = None, agent_id: str | None = None, session_id: str | None = None,
@@ -315,7 +335,7 @@ class Memory(PipelineFacade, KnowledgeFacade):
 
     def count(self, *, user_id: str | None = None, agent_id: str | None = None,
               session_id: str | None = None) -> int:
-        return self.store.count(ReadSpec(Scope(user_id, agent_id, session_id)))
+        return self.store.count(ReadSpec(Scope(user_id, agent_id, session_id), include_archived=False))
 
     def history(self, memory_id: str, *, user_id: str | None = None, agent_id: str | None = None,
                 session_id: str | None = None) -> Events:
@@ -358,7 +378,7 @@ class Memory(PipelineFacade, KnowledgeFacade):
     def _spec(self, user_id: str | None, agent_id: str | None, session_id: str | None,
               filters: dict[str, Any] | None, kinds: Sequence[Kind | str] | None,
               as_of: TimeLike | None, include_superseded: bool = False, *,
-              valid_at: TimeLike | None = None) -> ReadSpec:
+              valid_at: TimeLike | None = None, include_archived: bool = False) -> ReadSpec:
         if as_of is not None and include_superseded:
             raise ValidationError("as_of and include_superseded are exclusive")
         return ReadSpec(
@@ -369,6 +389,7 @@ class Memory(PipelineFacade, KnowledgeFacade):
             include_superseded=include_superseded,
             valid_at=parse_datetime(valid_at) if valid_at is not None else None,
             at=utcnow(),
+            include_archived=include_archived,
         )
 
     def _inline(self, jobs: Sequence[JobSpec], records: Sequence[MemoryRecord]) -> None:

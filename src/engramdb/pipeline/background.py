@@ -4,6 +4,10 @@ One thread, started on the first write (or by ``Memory.start``), runs a
 :class:`Worker` on its own store connection. ``stop(drain_s)`` lets it keep
 working until the queue is empty or ``drain_s`` has passed, lets the batch in
 hand finish, and joins it; what is left stays queued for the next worker.
+
+A thread may also carry an :class:`IdleTask` (the maintenance pass: archiving,
+TTL erasure): run on the thread's store connection whenever the queue is empty
+and ``every_s`` seconds have passed since the thread started or last ran it.
 """
 
 from __future__ import annotations
@@ -13,8 +17,12 @@ import os
 import sys
 import threading
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 
-from engramdb.pipeline.worker import Worker
+from engramdb.core.errors import EngramError
+from engramdb.core.ports import Store
+from engramdb.pipeline.worker import BatchResult, Worker
 
 log = logging.getLogger("engramdb.pipeline")
 
@@ -34,9 +42,56 @@ def _lower_priority() -> None:
         log.info("could not lower the worker thread's priority: %s", exc)
 
 
+@dataclass(frozen=True, slots=True)
+class IdleTask:
+    """Periodic work for an idle worker: ``run(store)`` with the worker's own connection."""
+
+    run: Callable[[Store], object]
+    every_s: float
+
+
+def work_until_stopped(worker: Worker, stop: threading.Event, wake: threading.Event | None,
+                       task: Callable[[], IdleTask | None], *, idle_exit_s: float | None = None) -> BatchResult:
+    """``Worker.run_forever``, plus the idle task ``task()`` names (looked up on every idle turn, so
+    one attached after the thread started is picked up). An EngramError of the task is logged and
+    the worker goes on: a failed maintenance pass must not stop the embedding of new memories."""
+    total = BatchResult()
+    idle_since: float | None = None
+    last_task = time.monotonic()
+    while not stop.is_set():
+        result = worker.run_batch()
+        total = BatchResult(total.claimed + result.claimed, total.done + result.done,
+                            total.failed + result.failed, total.retried + result.retried)
+        if result.claimed:
+            idle_since = None
+            continue
+        now = time.monotonic()
+        idle_since = idle_since or now
+        if idle_exit_s is not None and now - idle_since >= idle_exit_s:
+            break
+        nap = worker.options.idle_s
+        due = task()
+        if due is not None:
+            if now - last_task >= due.every_s:
+                last_task = now
+                try:
+                    due.run(worker.store)
+                except EngramError as exc:
+                    log.warning("the maintenance pass failed: %s: %s", type(exc).__name__, exc)
+                continue
+            nap = min(nap, due.every_s - (now - last_task))
+        if wake is not None:
+            wake.wait(nap)
+            wake.clear()
+        else:
+            stop.wait(nap)
+    return total
+
+
 class BackgroundWorker:
     def __init__(self, worker: Worker) -> None:
         self.worker = worker
+        self.idle_task: IdleTask | None = None  # set by its owner (engine/maintenance.py), at any time
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._drain_until: float | None = None
@@ -78,7 +133,7 @@ class BackgroundWorker:
     def _main(self) -> None:
         _lower_priority()
         try:
-            self.worker.run_forever(self._stop, self._wake)
+            work_until_stopped(self.worker, self._stop, self._wake, lambda: self.idle_task)
             if self._drain_until is not None and time.monotonic() < self._drain_until:
                 self.worker.drain(deadline=self._drain_until, wait=False)
         except BaseException as exc:  # the thread's boundary: kept and reported by status()

@@ -21,6 +21,7 @@ from engramdb.stores import sqlite_scopes
 from engramdb.stores.sqlite_conn import Connection
 from engramdb.stores.sqlite_queue import QueueMethods, next_seq
 from engramdb.stores.sqlite_restore import plan_restore
+from engramdb.stores.sqlite_retention import RetentionMethods
 from engramdb.stores.sqlite_sql import COLUMNS, dt, record_from_row, scope_clause, ts, visibility_clause
 from engramdb.stores.sqlite_vectors import VectorReads
 from engramdb.stores.vector_index import from_blob, to_blob
@@ -38,7 +39,7 @@ def _fts_query(terms: Sequence[str]) -> str:
     return " OR ".join('"' + t.replace('"', '""') + '"' for t in terms)
 
 
-class SQLiteStore(QueueMethods):
+class SQLiteStore(QueueMethods, RetentionMethods):
     """Implements :class:`engramdb.core.ports.Store` on one SQLite file."""
 
     # ---- writes -------------------------------------------------------------

@@ -89,6 +89,13 @@ def visibility_clause(spec: ReadSpec) -> tuple[str, list[Any]]:
     if clock is not None:
         sql += " AND (m.expires_at IS NULL OR m.expires_at > ?)"
         params.append(ts(clock))
+    if not spec.include_archived:
+        # archived by a maintenance pass (migration 0007); an as_of read sees what was not archived then
+        if spec.as_of is not None:
+            sql += " AND (m.archived_at IS NULL OR m.archived_at > ?)"
+            params.append(ts(spec.as_of))
+        else:
+            sql += " AND m.archived_at IS NULL"
     if spec.kinds:
         sql += f" AND m.kind IN ({','.join('?' * len(spec.kinds))})"
         params += [k.value for k in spec.kinds]
