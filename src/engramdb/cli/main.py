@@ -237,6 +237,7 @@ def _register_more() -> None:
     from engramdb.cli.edit import supersede, update
     from engramdb.cli.facts import facts, profile
     from engramdb.cli.importing import import_
+    from engramdb.cli.maintain import maintain
     from engramdb.cli.mcp_cmd import mcp
     from engramdb.cli.pipeline import flush, jobs, status, worker
     from engramdb.cli.scopes import scopes
@@ -246,8 +247,8 @@ def _register_more() -> None:
     cli.add_command(scopes)
     cli.add_command(demo)
     cli.add_command(bench)
-    for command in (update, supersede, worker, flush, status, jobs, serve, keys, mcp, facts,
-                    profile):
+    for command in (update, supersede, worker, flush, status, jobs, serve, keys, mcp, maintain,
+                    facts, profile):
         cli.add_command(command)
 
 
