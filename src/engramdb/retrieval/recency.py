@@ -12,8 +12,9 @@ near-duplicates (cosine at least ``similarity``). Within a group the newest memb
 1 / (1 + weight): demoted, not removed, so a packed context can still show the
 change.
 
-Only questions about the present are touched: present tense, or a marker such as
-"now", "currently", "these days", "still", "latest", "most recent(ly)", "so far".
+Only questions about the present are touched: a marker such as "now", "currently",
+"these days", "still", "latest", "most recent(ly)", "so far", or the present tense in
+the first person ("where do I live?", "how many bikes do I have?").
 A dated question ("in May", "in 2023", "last week", "3 days ago") keeps the time
 focus, and one about the past ("where did I live before?", "used to", "previously",
 "at first") keeps relevance order. With ``valid_at`` only what had been said by
@@ -49,6 +50,9 @@ _PRESENT = re.compile(
     r"\b(?:do|does|don't|doesn't|am|is|isn't|are|aren't|have|has|haven't|hasn't|can|can't)\b"
     r"|\b(?:i|we|you|he|she|they)\s+(?:live|work|own|need|use|keep|go|take|like|want)\b"
     r"|\b(?:what|where|who|which|how)'s\b")
+# present tense alone is a weak sign: it counts for the user's own state ("where do I live?"), not for
+# third persons ("what is Melanie's favourite book?" asks for a fact, not for its latest value)
+_FIRST_PERSON = re.compile(r"\b(?:i|me|my|mine|myself|i'm|i've|we|us|our|ours)\b")
 _ANY_TIME = datetime(2000, 1, 1, tzinfo=UTC)  # only whether a date is named matters here, not which
 
 
@@ -61,7 +65,7 @@ def current_question(query: str) -> bool:
         return True
     if _PAST_TENSE.search(lowered):
         return False
-    return _PRESENT.search(lowered) is not None
+    return _PRESENT.search(lowered) is not None and _FIRST_PERSON.search(lowered) is not None
 
 
 def answer_vectors(store: Store, spec: ReadSpec, refs: list[int], query: Vector, model_id: str) -> dict[int, Vector]:
