@@ -242,7 +242,8 @@ def test_health_ready_metrics_openapi(server: LiveServer) -> None:
                 ("DELETE", "/v1/memories/{memory_id}"), ("POST", "/v1/memories/{memory_id}/supersede"),
                 ("GET", "/v1/memories/{memory_id}/history"), ("DELETE", "/v1/scopes"), ("GET", "/v1/scopes"),
                 ("GET", "/v1/export"), ("POST", "/v1/import"), ("GET", "/v1/status"), ("POST", "/v1/flush"),
-                ("GET", "/v1/jobs"), ("POST", "/v1/jobs/retry"), ("GET", "/v1/facts"), ("GET", "/v1/profile")}
+                ("GET", "/v1/jobs"), ("POST", "/v1/jobs/retry"), ("GET", "/v1/facts"), ("GET", "/v1/profile"),
+                ("POST", "/v1/maintain")}
     assert expected <= routes
     assert {r for r in routes if r[1].startswith("/v1")} == expected
 

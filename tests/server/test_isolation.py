@@ -188,7 +188,7 @@ def requests(draw: st.DrawFn, world: World, home: str) -> Request:
     owner = [(user, agent)]
     kind = draw(st.sampled_from(["search", "list", "get", "history", "scopes", "export", "status", "flush", "jobs",
                                  "add", "batch", "update", "supersede", "delete", "delete_scope", "import",
-                                 "retry", "facts", "profile"]))
+                                 "retry", "facts", "profile", "maintain"]))
     marker = world.marker(home, user, agent)
     if kind == "search":
         body = {"query": draw(queries), "k": draw(st.integers(1, 60)), **params}
@@ -218,6 +218,9 @@ def requests(draw: st.DrawFn, world: World, home: str) -> Request:
         return Request("GET", "/v1/facts", {"params": query}, False, owner)
     if kind == "profile":
         return Request("GET", "/v1/profile", {"params": params}, False, owner)
+    if kind == "maintain":
+        dry_run = draw(st.booleans())
+        return Request("POST", "/v1/maintain", {"json": {"dry_run": dry_run}}, not dry_run, [], admin=True)
     if kind == "add":
         return Request("POST", "/v1/memories", {"json": {"messages": marker, **params}}, True, owner)
     if kind == "batch":

@@ -22,6 +22,7 @@ from engramdb.server.auth import Gate
 from engramdb.server.metrics import Metrics
 from engramdb.server.middleware import BodyLimit, Observe
 from engramdb.server.routes_facts import router as facts
+from engramdb.server.routes_maintain import router as maintain
 from engramdb.server.routes_memories import router as memories
 from engramdb.server.routes_pipeline import router as pipeline
 from engramdb.server.tenants import OPEN_TENANTS, TenantPool
@@ -70,6 +71,7 @@ def create_app(config: ServerConfig | None = None) -> FastAPI:
     app.include_router(memories)
     app.include_router(pipeline)
     app.include_router(facts)
+    app.include_router(maintain)
     from engramdb.mcp.mount import mount_mcp
 
     app.state.mcp = mount_mcp(app, pool, app.state.gate)

@@ -94,3 +94,6 @@ class RetryBody(Strict):
     stage: str | None = Field(default=None, max_length=100)
     ids: list[Annotated[StrictInt, Field(ge=1, le=INT64_MAX)]] | None = Field(default=None, max_length=10_000)
 
+
+class MaintainBody(Strict):
+    dry_run: bool = Field(default=False, description="Report what the pass would do; change nothing.")
