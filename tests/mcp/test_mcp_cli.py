@@ -37,17 +37,25 @@ def test_stdout_carries_only_the_protocol(tmp_path: Path) -> None:
                          clientInfo={"name": "raw", "version": "0"}))
     proc.stdin.write(rpc(None, "notifications/initialized"))
     proc.stdin.write(rpc(2, "tools/call", name="remember", arguments={"content": "I prefer window seats"}))
+    proc.stdin.flush()
+    answers: dict[int, dict[str, object]] = {}
+
+    def read_until(n: int) -> None:
+        assert proc.stdout is not None
+        while len(answers) < n:  # every line is a JSON-RPC message: nothing else reaches stdout
+            message = json.loads(proc.stdout.readline())
+            assert message["jsonrpc"] == "2.0"
+            answers[message["id"]] = message["result"]
+
+    read_until(2)  # the server may run requests side by side: recall only once remember answered
     proc.stdin.write(rpc(3, "tools/call", name="recall", arguments={"query": "seat preference"}))
     proc.stdin.flush()
-    answers = {}
-    while len(answers) < 3:  # every line is a JSON-RPC message: nothing else reaches stdout
-        message = json.loads(proc.stdout.readline())
-        assert message["jsonrpc"] == "2.0"
-        answers[message["id"]] = message["result"]
+    read_until(3)
     proc.stdin.close()
     assert proc.wait(timeout=30) == 0
     assert proc.stdout.read() == ""
-    assert "window seats" in answers[3]["content"][0]["text"]
+    content = answers[3]["content"]
+    assert isinstance(content, list) and "window seats" in content[0]["text"]
     assert proc.stderr is not None and "Traceback" not in proc.stderr.read()
 
 
