@@ -217,9 +217,12 @@ LONGMEMEVAL_SAMPLE = DEFAULT_DATA / "longmemeval" / "longmemeval_s_sample.json.g
               help="Put every haystack in one store (BM25 statistics then span all of them; for comparison).")
 @click.option("--max-minutes", type=click.FloatRange(min=0, min_open=True), default=None,
               help="Start no new question after this many minutes; report on the questions that finished.")
+@click.option("--types", default=None, metavar="TYPES",
+              help="Only these question types, comma-separated (e.g. knowledge-update,multi-session; "
+                   "abstention for the _abs questions).")
 def longmemeval(path: Path | None, limit: int | None, methods: str, out_dir: Path, seed: int, embedder: str | None,
                 no_cache: bool, cache_path: Path | None, sample: bool, shared_store: bool,
-                max_minutes: float | None) -> None:
+                max_minutes: float | None, types: str | None) -> None:
     """Session- and turn-level evidence recall on LongMemEval for engramdb and baselines.
 
     PATH defaults to the 150-question dev split; each question gets a store of its own."""
@@ -233,8 +236,12 @@ def longmemeval(path: Path | None, limit: int | None, methods: str, out_dir: Pat
                                "repository; or give PATH)")
     if shared_store and max_minutes is not None:
         raise click.UsageError("--max-minutes works with one store per question only")
+    chosen = None if types is None else tuple(t.strip() for t in types.split(",") if t.strip())
+    if chosen is not None and not chosen:
+        raise click.BadParameter("give at least one question type", param_hint="--types")
     run_longmemeval(data, _config(methods, limit, out_dir, seed, embedder, no_cache, cache_path),
-                    shared_store=shared_store, time_limit_s=None if max_minutes is None else max_minutes * 60)
+                    shared_store=shared_store, time_limit_s=None if max_minutes is None else max_minutes * 60,
+                    types=chosen)
 
 
 def _answer_setup(base_url: str | None, model: str | None, judge_model: str | None, runs: int, budget: int,
