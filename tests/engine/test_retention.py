@@ -114,7 +114,7 @@ def _mutation_seq(path: Path) -> int:
 
 def test_search_counts_a_recall_of_the_memories_it_packed_and_of_no_other(tmp_path: Path) -> None:
     path = tmp_path / "recall.db"
-    with Memory(path, embedder="hash", background=False) as mem:
+    with Memory(path, embedder="hash", background=False, recall_flush_s=0) as mem:  # written at once
         long = " ".join(["the harbour festival had boats and lanterns and music"] * 40)
         tea, = mem.add("Sam drinks green tea every morning", user_id="u", kind=Kind.NOTE)
         boats, = mem.add(long, user_id="u", kind=Kind.NOTE)  # matches too, but never fits 40 tokens
@@ -148,6 +148,16 @@ def test_the_recall_write_does_not_change_the_results_of_its_own_search(tmp_path
         assert [h.score for h in got.hits] == pytest.approx([h.score for h in expected.hits], rel=1e-6)
 
 
+def test_recalls_are_buffered_and_written_at_close(tmp_path: Path) -> None:
+    path = tmp_path / "buffered.db"
+    with Memory(path, embedder="hash", background=False, recall_flush_s=3600) as mem:
+        rec, = mem.add("Sam drinks green tea", user_id="u", kind=Kind.NOTE)
+        for _ in range(3):
+            assert mem.search("green tea", user_id="u", budget_tokens=100).packed
+        assert _row(path, rec.id) == (0, None)  # noted, not written yet: no write per search
+    assert _row(path, rec.id)[0] == 3
+
+
 def test_track_recalls_false_writes_nothing(tmp_path: Path) -> None:
     path = tmp_path / "off.db"
     with Memory(path, embedder="hash", background=False, track_recalls=False) as mem:
@@ -158,7 +168,7 @@ def test_track_recalls_false_writes_nothing(tmp_path: Path) -> None:
 
 def test_a_search_with_k_counts_the_hits_it_returns(tmp_path: Path) -> None:
     path = tmp_path / "k.db"
-    with Memory(path, embedder="hash", background=False) as mem:
+    with Memory(path, embedder="hash", background=False, recall_flush_s=0) as mem:
         recs = mem.add([f"green tea note {i}" for i in range(5)], user_id="u", kind=Kind.NOTE)
         got = mem.search("green tea", user_id="u", k=2)
         counted = {r.id for r in recs if _row(path, r.id)[0] == 1}

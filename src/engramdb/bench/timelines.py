@@ -126,21 +126,21 @@ def _check(mem: Memory, name: str, check: tuple[Any, ...], written: list[datetim
         return Outcome(name, label, not any(check[1] in t for t in texts), texts)
     if kind == "history":
         slot = _slot(mem.profile("u"), check[1])
-        got = len(slot.history) if slot else 0
-        return Outcome(name, label, got == check[2], got)
+        held = len(slot.history) if slot else 0
+        return Outcome(name, label, held == check[2], held)
     if kind == "sources":
         current = mem.facts(user_id="u", attribute=check[1])
-        got = [len(f.provenance) for f in current]
-        return Outcome(name, label, got == [check[2]], got)
+        sources = [len(f.provenance) for f in current]
+        return Outcome(name, label, sources == [check[2]], sources)
     if kind == "asof":
         facts = mem.facts(user_id="u", attribute=check[2], as_of=written[check[1]])
-        got = sorted(str(f.metadata.get("value")) for f in facts)
-        return Outcome(name, label, got == sorted(check[3]), got)
+        known = sorted(str(f.metadata.get("value")) for f in facts)
+        return Outcome(name, label, known == sorted(check[3]), known)
     profile = mem.profile("u", valid_at=check[1] if kind == "at" else None)
     attribute, want = (check[2], check[3]) if kind == "at" else (check[1], check[2])
     slot = _slot(profile, attribute)
-    got = sorted(v.value for v in slot.current) if slot else []
-    return Outcome(name, label, got == sorted(want), got)
+    values = sorted(v.value for v in slot.current) if slot else []
+    return Outcome(name, label, values == sorted(want), values)
 
 
 def _slot(profile: Any, attribute: str) -> Any:

@@ -279,9 +279,9 @@ class Store(Protocol):
     # Recall statistics are not content: recording them writes no version, no history event,
     # no index entry, and leaves the vector caches valid.
 
-    def record_recalls(self, memory_ids: Sequence[str], at: datetime) -> int:
-        """Count one recall at ``at`` for the current versions of these memories (one statement);
-        returns rows changed."""
+    def record_recalls(self, memory_ids: Sequence[str], at: datetime, *, count: int = 1) -> int:
+        """Count ``count`` recalls, the last at ``at``, for the current versions of these memories
+        (one statement); returns rows changed."""
         ...
 
     def recall_stats(self, refs: Sequence[int]) -> dict[int, RecallStats]:

@@ -28,12 +28,13 @@ from datetime import datetime
 from typing import Any
 
 from engramdb.core.bounds import INT64_MAX
-from engramdb.core.errors import StoreError, ValidationError
+from engramdb.core.errors import ValidationError
 from engramdb.core.filters import parse_filters
-from engramdb.core.models import Hit, Kind, Records, Scope, utcnow
+from engramdb.core.models import Kind, Records, Scope, utcnow
 from engramdb.core.ports import ReadSpec, Store
 from engramdb.core.timeparse import parse_datetime
 from engramdb.engine.inputs import TimeLike, maybe_scope
+from engramdb.engine.recalls import RecallBuffer
 from engramdb.pipeline.background import IdleTask, work_until_stopped
 from engramdb.pipeline.runner import Pipeline
 from engramdb.pipeline.worker import BatchResult, Worker, WorkerOptions
@@ -183,11 +184,13 @@ class ForgettingFacade:
 
     store: Store
     maintainer: Maintainer
+    _recalls: RecallBuffer
 
     def maintain(self, dry_run: bool = False, *, now: TimeLike | None = None) -> MaintenanceReport:
         """Archive what retention says is forgotten and erase what expired, over the whole
         database (at ``now``, default the current time); ``dry_run`` reports what it would do and
         changes nothing."""
+        self._recalls.flush()  # the statistics noted by this process's searches count too
         return self.maintainer.run(self.store, dry_run=dry_run,
                                             now=parse_datetime(now) if now is not None else None)
 
@@ -214,15 +217,3 @@ def _count(n: int) -> int:
     if not isinstance(n, int) or isinstance(n, bool) or not 0 <= n <= INT64_MAX:
         raise ValidationError(f"limit and offset must be integers from 0 to {INT64_MAX}")
     return n
-
-
-def record_recalls(store: Store, packed: Sequence[Hit]) -> None:
-    """Count a recall of every memory a search packed into its context: one small write after the
-    read. A store that cannot take it (a read-only file, a lock held past the timeout) costs the
-    statistic, not the search's answer."""
-    if not packed:
-        return
-    try:
-        store.record_recalls([h.record.id for h in packed], utcnow())
-    except StoreError as exc:
-        log.warning("recall statistics not recorded: %s", exc)

@@ -40,9 +40,9 @@ from engramdb.engine.maintenance import (
     MaintainedPipeline,
     Maintainer,
     MaintenancePolicy,
-    record_recalls,
 )
 from engramdb.engine.pipeline_facade import PipelineFacade
+from engramdb.engine.recalls import RecallBuffer
 from engramdb.pipeline.embed import vectors_for
 from engramdb.pipeline.worker import WorkerOptions
 from engramdb.retrieval.search import SearchParams
@@ -92,7 +92,7 @@ class Memory(PipelineFacade, KnowledgeFacade, ForgettingFacade):
                  sentence_keys: bool = True, create: bool = True, background: bool = True,
                  worker: WorkerOptions | None = None, close_timeout: float = 10.0, facts: bool | None = None,
                  llm: LLM | Literal[False] | None = None, track_recalls: bool = True,
-                 maintenance: MaintenancePolicy | None = None) -> None:
+                 maintenance: MaintenancePolicy | None = None, recall_flush_s: float = 2.0) -> None:
         from engramdb.registry import facts_from_env, open_embedder, open_llm, open_store
 
         if close_timeout < 0:
@@ -107,6 +107,7 @@ class Memory(PipelineFacade, KnowledgeFacade, ForgettingFacade):
         self.sentence_keys = sentence_keys
         self.close_timeout = close_timeout
         self.track_recalls = track_recalls
+        self._recalls = RecallBuffer(self.store, recall_flush_s)
         self.maintainer = Maintainer(maintenance or MaintenancePolicy())
         self.pipeline = MaintainedPipeline(self.store, self._worker_embedder, background=background,
                                            with_keys=sentence_keys, options=worker,
@@ -299,7 +300,7 @@ class Memory(PipelineFacade, KnowledgeFacade, ForgettingFacade):
         result = run_search(self.store, self.embedder, query, spec, k=k, budget_tokens=budget_tokens,
                             params=self.search_params, now=parse_datetime(when) if when is not None else None)
         if self.track_recalls:
-            record_recalls(self.store, result.packed)
+            self._recalls.add(result.packed)
         waiting = self.pipeline.unembedded(spec.scope)
         if not waiting:
             return result
@@ -409,6 +410,7 @@ class Memory(PipelineFacade, KnowledgeFacade, ForgettingFacade):
         queued, durable, for the next worker), then close the store."""
         atexit.unregister(self._atexit)
         try:
+            self._recalls.flush()
             self.pipeline.close(self.close_timeout)
         finally:
             self.store.close()

@@ -48,15 +48,19 @@ class RetentionMethods:
 
     conn: Connection
 
-    def record_recalls(self, memory_ids: Sequence[str], at: datetime) -> int:
-        ids = list(dict.fromkeys(memory_ids))[:CHUNK]  # a context never packs that many
+    def record_recalls(self, memory_ids: Sequence[str], at: datetime, *, count: int = 1) -> int:
+        ids = list(dict.fromkeys(memory_ids))
         if not ids:
             return 0
+        changed = 0
         with self.conn.write() as db:
-            return db.execute(
-                "UPDATE memories SET recall_count = recall_count + 1, last_recalled_at = max(coalesce("
-                f"last_recalled_at, ?), ?) WHERE id IN ({_marks(len(ids))}) AND sys_to IS NULL",
-                [ts(at), ts(at), *ids]).rowcount
+            for start in range(0, len(ids), CHUNK):
+                chunk = ids[start:start + CHUNK]
+                changed += db.execute(
+                    "UPDATE memories SET recall_count = recall_count + ?, last_recalled_at = max(coalesce("
+                    f"last_recalled_at, ?), ?) WHERE id IN ({_marks(len(chunk))}) AND sys_to IS NULL",
+                    [count, ts(at), ts(at), *chunk]).rowcount
+        return changed
 
     def recall_stats(self, refs: Sequence[int]) -> dict[int, RecallStats]:
         out: dict[int, RecallStats] = {}
