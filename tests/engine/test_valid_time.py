@@ -63,3 +63,18 @@ def test_bad_slots_and_expiries_are_refused(mem: Memory, kwargs: dict[str, objec
     with pytest.raises(ValidationError):
         mem.add("text", user_id="sam", **kwargs)  # type: ignore[arg-type]
     assert mem.list(user_id="sam") == []
+
+
+def test_the_profile_comes_first_in_the_context_when_it_fits(tmp_path) -> None:
+    with Memory(tmp_path / "p.db", embedder="hash", background=False, facts=True) as mem:
+        mem.add([{"role": "user", "content": "I live in Lisbon and I work at Google", "timestamp": "2023-03-01"}],
+                user_id="sam")
+        mem.add([{"role": "user", "content": "I just moved to Berlin!", "timestamp": "2024-05-01"}], user_id="sam")
+        result = mem.search("what is my job", user_id="sam", budget_tokens=300)
+        first = result.context.splitlines()[0]
+        assert first == "[profile] The user works at Google. The user lives in Berlin."
+        assert result.context_tokens <= 300
+        then = mem.search("what is my job", user_id="sam", budget_tokens=300, valid_at="2023-06-01")
+        assert "lives in Lisbon" in then.context.splitlines()[0]
+        assert not mem.search("job", user_id="sam", budget_tokens=60).context.startswith("[profile]")  # > 1/8
+        assert not mem.search("job", user_id="sam", budget_tokens=300, profile=False).context.startswith("[profile]")

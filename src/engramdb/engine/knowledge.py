@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from datetime import datetime
 
 from engramdb.core.errors import ValidationError
-from engramdb.core.models import Kind, MemoryRecord, Records, utcnow
+from engramdb.core.models import Kind, MemoryRecord, Records, SearchResult, utcnow
 from engramdb.core.profile import Profile, Slot, SlotValue
 from engramdb.core.timeparse import parse_datetime
 from engramdb.engine.inputs import TimeLike
 from engramdb.lifecycle.facts import USER
+from engramdb.retrieval.tokens import count_tokens
 
 _MAX_FACTS = 10_000
+PROFILE_SHARE = 8  # the profile goes first in a context when it takes at most 1/8 of the budget
 
 
 class KnowledgeFacade:
@@ -37,6 +40,17 @@ class KnowledgeFacade:
                          filters=filters or None, valid_at=valid_at, as_of=as_of,
                          include_superseded=include_superseded, limit=limit, offset=offset)
 
+    def profile_prefix(self, user_id: str | None, agent_id: str | None, valid_at: TimeLike | None,
+                       budget: int | None) -> tuple[str, int] | None:
+        """The profile's text and its tokens, when a search's context has room for it."""
+        if budget is None or user_id is None:
+            return None
+        text = self.profile(user_id, agent_id=agent_id, valid_at=valid_at).text()
+        tokens = count_tokens(text) + 1 if text else 0  # + the newline before the memories
+        if not text or tokens > budget // PROFILE_SHARE:
+            return None
+        return text, tokens
+
     def profile(self, user_id: str | None = None, *, agent_id: str | None = None, subject: str = USER,
                 valid_at: TimeLike | None = None) -> Profile:
         """The user's profile: for every slot its facts name (home city, employer, ...), the
@@ -49,6 +63,15 @@ class KnowledgeFacade:
                            limit=_MAX_FACTS)
         slots = build_slots([f for f in every if f.attribute is not None], when or utcnow())
         return Profile(user_id, agent_id, subject, tuple(slots), when)
+
+
+def with_profile(result: SearchResult, text: str, budget: int | None) -> SearchResult:
+    """The profile first, then the memories (the search ran with what the profile left)."""
+    context = f"{text}\n{result.context}" if result.context else text
+    tokens = count_tokens(context)
+    if budget is not None and tokens > budget:
+        return result  # a merge across the join cost a token too many: the memories alone
+    return replace(result, context=context, context_tokens=tokens, budget_tokens=budget)
 
 
 def build_slots(facts: Sequence[MemoryRecord], at: datetime) -> builtins.list[Slot]:

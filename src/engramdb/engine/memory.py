@@ -33,7 +33,7 @@ from engramdb.core.timeparse import parse_datetime
 from engramdb.engine.exchange import check_owners, parse_export
 from engramdb.engine.ingest import AddInput, Batch, build_records, clean_metadata, clean_text, drafts_from
 from engramdb.engine.inputs import TimeLike, lifecycle_fields, make_records, maybe_scope
-from engramdb.engine.knowledge import KnowledgeFacade
+from engramdb.engine.knowledge import KnowledgeFacade, with_profile
 from engramdb.engine.limits import validate_record
 from engramdb.engine.maintenance import (
     ForgettingFacade,
@@ -92,7 +92,8 @@ class Memory(PipelineFacade, KnowledgeFacade, ForgettingFacade):
                  sentence_keys: bool = True, create: bool = True, background: bool = True,
                  worker: WorkerOptions | None = None, close_timeout: float = 10.0, facts: bool | None = None,
                  llm: LLM | Literal[False] | None = None, track_recalls: bool = True,
-                 maintenance: MaintenancePolicy | None = None, recall_flush_s: float = 2.0) -> None:
+                 maintenance: MaintenancePolicy | None = None, recall_flush_s: float = 2.0,
+                 profile_in_context: bool = True) -> None:
         from engramdb.registry import facts_from_env, open_embedder, open_llm, open_store
 
         if close_timeout < 0:
@@ -107,6 +108,7 @@ class Memory(PipelineFacade, KnowledgeFacade, ForgettingFacade):
         self.sentence_keys = sentence_keys
         self.close_timeout = close_timeout
         self.track_recalls = track_recalls
+        self.profile_in_context = profile_in_context
         self._recalls = RecallBuffer(self.store, recall_flush_s)
         self.maintainer = Maintainer(maintenance or MaintenancePolicy())
         self.pipeline = MaintainedPipeline(self.store, self._worker_embedder, background=background,
@@ -283,7 +285,8 @@ class Memory(PipelineFacade, KnowledgeFacade, ForgettingFacade):
                session_id: str | None = None, k: int | None = None, budget_tokens: int | None = None,
                filters: dict[str, Any] | None = None, kinds: Sequence[Kind | str] | None = None,
                as_of: TimeLike | None = None, valid_at: TimeLike | None = None,
-               now: TimeLike | None = None, include_archived: bool = False) -> SearchResult:
+               now: TimeLike | None = None, include_archived: bool = False,
+               profile: bool | None = None) -> SearchResult:
         """Ranked memories for ``query`` and the packed context that fits ``budget_tokens``.
 
         ``valid_at`` is event time: only memories said (dated) at or before it count.
@@ -292,13 +295,20 @@ class Memory(PipelineFacade, KnowledgeFacade, ForgettingFacade):
         is the moment the question is asked, which anchors "last week" or "3 days ago"
         (default: ``valid_at``, else ``as_of``, else the current time). Archived memories are
         left out unless ``include_archived``. After the read, the packed memories' recalls are
-        counted (unless ``Memory(track_recalls=False)``).
+        counted (unless ``Memory(track_recalls=False)``). With a budget and a user, the user's
+        profile comes first in the context when it takes at most an eighth of the budget
+        (``profile=False``, or ``Memory(profile_in_context=False)``: never).
         """
         spec = self._spec(user_id, agent_id, session_id, filters, kinds, as_of, valid_at=valid_at,
                           include_archived=include_archived)
         when = now if now is not None else valid_at
-        result = run_search(self.store, self.embedder, query, spec, k=k, budget_tokens=budget_tokens,
+        first = self.profile_in_context if profile is None else profile
+        prefix = self.profile_prefix(user_id, agent_id, valid_at, budget_tokens) if first else None
+        result = run_search(self.store, self.embedder, query, spec,
+                            k=k, budget_tokens=budget_tokens - prefix[1] if prefix and budget_tokens else budget_tokens,
                             params=self.search_params, now=parse_datetime(when) if when is not None else None)
+        if prefix:
+            result = with_profile(result, prefix[0], budget_tokens)
         if self.track_recalls:
             self._recalls.add(result.packed)
         waiting = self.pipeline.unembedded(spec.scope)
