@@ -275,6 +275,23 @@ def ablation(locomo: Path, embedder: str | None, limit: int | None, no_tune: boo
     run_ablation(locomo, out_dir=out_dir, embedder_spec=embedder, limit=limit, tune=not no_tune)
 
 
+@bench.command("timelines")
+@click.option("--background/--inline", default=True, show_default=True, help="Derive in the background pipeline.")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("bench-out"))
+def timelines(background: bool, out_dir: Path) -> None:
+    """Hand-written timelines (moves, job changes, repeats, corrections, TTLs): how many final states
+    and time-travel views the facts get right, with no LLM."""
+    from engramdb.bench.common import write_json
+    from engramdb.bench.timelines import TIMELINES, run
+
+    report = run(background=background)
+    data = {"timelines": len(TIMELINES), "background": background, **report.to_dict()}
+    write_json(out_dir, "timelines.json", data)
+    click.echo(f"{report.passed} of {len(report.outcomes)} checks hold over {len(TIMELINES)} timelines")
+    for failure in data["failed"]:
+        click.echo(f"  FAILED {failure['timeline']}: {failure['check']} (got {failure['got']})")
+
+
 @bench.command("facts-llm")
 @click.argument("locomo", type=click.Path(exists=True, dir_okay=False, path_type=Path),
                 default=DEFAULT_DATA / "locomo" / "locomo_dev.json")
