@@ -53,6 +53,10 @@ _PRESENT = re.compile(
 # present tense alone is a weak sign: it counts for the user's own state ("where do I live?"), not for
 # third persons ("what is Melanie's favourite book?" asks for a fact, not for its latest value)
 _FIRST_PERSON = re.compile(r"\b(?:i|me|my|mine|myself|i'm|i've|we|us|our|ours)\b")
+# a count or total ("how many ... have I", "in total") adds up every dated mention: only an explicit
+# marker ("how many ... do I have now?") makes it a question about the latest value
+_AGGREGATE = re.compile(r"\b(?:how many|how much|how often|how long|number of|in total|total|altogether|"
+                        r"all the|list|each|every)\b")
 _ANY_TIME = datetime(2000, 1, 1, tzinfo=UTC)  # only whether a date is named matters here, not which
 
 
@@ -63,7 +67,7 @@ def current_question(query: str) -> bool:
         return False
     if _CURRENT.search(lowered):
         return True
-    if _PAST_TENSE.search(lowered):
+    if _PAST_TENSE.search(lowered) or _AGGREGATE.search(lowered):
         return False
     return _PRESENT.search(lowered) is not None and _FIRST_PERSON.search(lowered) is not None
 
