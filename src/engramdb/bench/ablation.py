@@ -47,6 +47,7 @@ VARIANTS: dict[str, SearchParams] = {
     "+ session boost (0.2)": replace(DEFAULT, session_weight=0.2),
     "+ temporal neighbours (top 10, ±2)": replace(DEFAULT, neighbour_top=10),
     "+ both (the pipeline before episode windows)": replace(DEFAULT, session_weight=0.2, neighbour_top=10),
+    "+ follow links (rare names of the top 10, at 0.7 of the hit's score)": replace(DEFAULT, link_weight=0.7),
     "rrf fusion instead of score fusion": replace(DEFAULT, fusion="rrf"),
     "equal bm25/dense weights": replace(DEFAULT, dense_weight=1.0),
     "keyword only (bm25 + bm25 windows, + expansions)": replace(DEFAULT, dense_weight=0.0, dense_window_weight=0.0,

@@ -22,6 +22,7 @@ from engramdb.core.ports import Embedder, Facets, ReadSpec, Scored, Store, Vecto
 from engramdb.retrieval.budget import assemble, line_tokens, pack
 from engramdb.retrieval.expand import Scores, neighbours, role_focus, session_boost, speaker_focus, without_names
 from engramdb.retrieval.fusion import normalised_sum, rrf
+from engramdb.retrieval.links import follow_links
 from engramdb.retrieval.recency import knowledge_update
 from engramdb.retrieval.retention import retention_focus
 from engramdb.retrieval.temporal import Window, parse_window, time_focus, window_spec
@@ -57,6 +58,8 @@ class SearchParams:
     neighbour_top: int = 0  # hits whose neighbours come along; off: windows subsume it (ablation)
     neighbour_width: int = 2
     neighbour_decay: float = 0.85
+    link_weight: float = 0.0  # memories sharing a rare entity with a top hit, at this share of its score; 0: off
+    link_top: int = 10  # top candidates whose entities are followed
 
 
 def search(
@@ -162,6 +165,7 @@ def _rank(store: Store, spec: ReadSpec, query: str, window: Window | None, lists
     scores = session_boost(scores, facets, weight=params.session_weight, top=params.session_top)
     scores = neighbours(store, spec, scores, top=params.neighbour_top, width=params.neighbour_width,
                         decay=params.neighbour_decay)
+    scores = follow_links(store, spec, query, scores, facets, weight=params.link_weight, top=params.link_top)
     if needs_facets:
         facets.update(store.facets([ref for ref in scores if ref not in facets]))
         scores = speaker_focus(query, scores, facets, weight=params.speaker_weight)
