@@ -101,3 +101,13 @@ def test_regroup_among_the_newest_the_best_scored_wins() -> None:
     assert out[3][0] == 0.9
     assert out[2] == scores[2]  # as new as the winner: not demoted
     assert out[1][0] == pytest.approx(0.45)
+
+
+def test_counts_are_a_question_of_their_own() -> None:
+    from engramdb.retrieval.recency import count_question
+
+    assert count_question("How many Italian restaurants have I tried?")
+    assert count_question("How many plants have I bought?")
+    assert not count_question("How many plants did I buy in May?")
+    assert not count_question("How many cats does Melanie have?")  # not the user's own
+    assert not current_question("How many plants have I bought?")  # a count, not a plain state

@@ -35,6 +35,7 @@ from engramdb.retrieval.temporal import parse_window
 
 TOP = 20  # candidates looked at, best first
 SIMILARITY = 0.5  # cosine of two answering sentences that say the same thing
+COUNT_SIMILARITY = 0.8  # for a count question: the same sentence with another number
 
 _CURRENT = re.compile(
     r"\b(?:now|nowadays|currently|current|these days|at the moment|at present|presently|still|anymore|"
@@ -53,11 +54,23 @@ _PRESENT = re.compile(
 # present tense alone is a weak sign: it counts for the user's own state ("where do I live?"), not for
 # third persons ("what is Melanie's favourite book?" asks for a fact, not for its latest value)
 _FIRST_PERSON = re.compile(r"\b(?:i|me|my|mine|myself|i'm|i've|we|us|our|ours)\b")
-# a count or total ("how many ... have I", "in total") adds up every dated mention: only an explicit
-# marker ("how many ... do I have now?") makes it a question about the latest value
+# a count or total of what happened ("how many ... have I bought", "in total") adds up every dated
+# mention; one about a state ("how many bikes do I have", "how much do I pay") or with an explicit
+# marker ("... so far", "... now") asks for the latest value
+_STATE = re.compile(r"\b(?:do|does)\s+(?:i|we|my)\b[^?]*\b(?:have|own|keep|hold|use|need|take|pay|earn|weigh|"
+                    r"spend|live|work)\b|\b(?:am|are)\s+(?:i|we)\b")
 _AGGREGATE = re.compile(r"\b(?:how many|how much|how often|how long|number of|in total|total|altogether|"
                         r"all the|list|each|every)\b")
 _ANY_TIME = datetime(2000, 1, 1, tzinfo=UTC)  # only whether a date is named matters here, not which
+
+
+def count_question(query: str) -> bool:
+    """A count or total in the present perfect or present ("how many ... have I tried"), with no
+    date and no past marker: its answer may be the latest running total."""
+    lowered = query.replace("\u2019", "'").lower()
+    if parse_window(lowered, _ANY_TIME) is not None or _PAST.search(lowered) or _PAST_TENSE.search(lowered):
+        return False
+    return _AGGREGATE.search(lowered) is not None and _FIRST_PERSON.search(lowered) is not None
 
 
 def current_question(query: str) -> bool:
@@ -67,7 +80,7 @@ def current_question(query: str) -> bool:
         return False
     if _CURRENT.search(lowered):
         return True
-    if _PAST_TENSE.search(lowered) or _AGGREGATE.search(lowered):
+    if _PAST_TENSE.search(lowered) or (_AGGREGATE.search(lowered) and not _STATE.search(lowered)):
         return False
     return _PRESENT.search(lowered) is not None and _FIRST_PERSON.search(lowered) is not None
 
@@ -131,8 +144,16 @@ def knowledge_update(store: Store, spec: ReadSpec, query: str, scores: Scores, f
                      similarity: float = SIMILARITY) -> Scores:
     """For a question about the present, the newest of each group of top candidates that answer
     the same thing takes the group's best score (older ones: / (1 + weight))."""
-    if weight <= 0 or vector is None or len(scores) < 2 or not current_question(query):
+    if weight <= 0 or vector is None or len(scores) < 2:
+        return scores
+    if current_question(query):
+        bar = similarity
+    elif count_question(query):
+        # a count may be a running total restated ("I've tried 5 ... now") or separate events ("I
+        # bought a fern", "I bought a cactus"): only near-identical sentences are a running total
+        bar = max(similarity, COUNT_SIMILARITY)
+    else:
         return scores
     ranked = [ref for ref, _ in sorted(scores.items(), key=lambda kv: (-kv[1][0], kv[0]))[:top]]
-    found = groups(ranked, facets, answer_vectors(store, spec, ranked, vector, model_id), similarity)
+    found = groups(ranked, facets, answer_vectors(store, spec, ranked, vector, model_id), bar)
     return regroup(scores, facets, found, weight) if found else scores
