@@ -25,6 +25,8 @@ from engramdb.lifecycle.rules import extract
     ("if I moved to Paris I would be happy", []),
     ("I moved to May", []),
     ("I live in a small flat", []),
+    ("Assume that my name is Juana Perez and write my resume", []),
+    ("Here is my essay. " + "It was a long day. " * 80 + "My name is Ada Lovelace.", []),  # pasted text
 ])
 def test_rules(text: str, want: list[tuple[str, str]]) -> None:
     assert sorted((f.attribute, f.value) for f in extract(text, "The user")) == sorted(want)
