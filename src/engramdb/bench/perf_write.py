@@ -87,11 +87,11 @@ def import_run(embedder: Embedder, batches: Sequence[Batch], path: Path,
 
 
 def stored_keys(mem: Memory, users: Sequence[str]) -> list[tuple[str, Keys]]:
-    """(content, stored keys) of every current memory of these users."""
+    """(content, stored keys) of every current turn of these users (derived facts aside)."""
     model, dim = mem.embedder.model_id, mem.embedder.dim
     out = []
     for user in users:
-        for rec in mem.list(user_id=user, limit=1_000_000):
+        for rec in mem.list(user_id=user, limit=1_000_000, kinds=["turn"]):
             keys = mem.store.vector_for_hash(rec.index_hash, model, dim, EMBED_VERSION)
             if keys is None:
                 raise RuntimeError(f"memory {rec.id} has no vectors after the flush")
