@@ -24,6 +24,9 @@ def test_embed_bench_writes_json(locomo_path: Path, longmemeval_path: Path, tmp_
     assert {s["workload"] for s in out["speedup"]} == {"locomo", "longmemeval"}
 
 
-def test_embed_bench_rejects_bad_lists() -> None:
-    res = CliRunner().invoke(cli, ["bench", "embed", "--threads", "0"])
+def test_embed_bench_rejects_bad_lists(tmp_path: Path) -> None:
+    data = tmp_path / "data.json"  # the option check comes before any data is read
+    data.write_text("[]", encoding="utf-8")
+    res = CliRunner().invoke(cli, ["bench", "embed", "--locomo", str(data), "--longmemeval", str(data),
+                                   "--threads", "0"])
     assert res.exit_code == 2 and "positive integers" in res.output
