@@ -7,8 +7,8 @@ import sys
 
 import click
 
-from engramdb.cli.serve import is_loopback
 from engramdb.core.errors import ConfigError, ScopeError
+from engramdb.server.net import is_loopback
 
 
 @click.command("mcp")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import sys
 
@@ -11,15 +10,7 @@ import click
 from engramdb.cli.output import emit_json, want_json
 from engramdb.core.errors import ConfigError
 from engramdb.core.grants import DEFAULT_TENANT
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+from engramdb.server.net import is_loopback
 
 
 @click.command()

@@ -35,9 +35,8 @@ from engramdb.core.ports import ReadSpec, Store
 from engramdb.core.timeparse import parse_datetime
 from engramdb.engine.inputs import TimeLike, maybe_scope
 from engramdb.engine.recalls import RecallBuffer
-from engramdb.pipeline.background import IdleTask, work_until_stopped
 from engramdb.pipeline.runner import Pipeline
-from engramdb.pipeline.worker import BatchResult, Worker, WorkerOptions
+from engramdb.pipeline.worker import BatchResult, IdleTask, Worker, WorkerOptions
 from engramdb.retrieval.retention import S0_DAYS, memory_retention
 
 log = logging.getLogger("engramdb.maintenance")
@@ -176,7 +175,7 @@ class MaintainedPipeline(Pipeline):
     def work(self, stop: threading.Event, *, options: WorkerOptions | None = None,
              idle_exit_s: float | None = None, name: str | None = None) -> BatchResult:
         worker = Worker(self.store, self.stages(self.store), options or self.options, name=name)
-        return work_until_stopped(worker, stop, None, lambda: self.idle_task, idle_exit_s=idle_exit_s)
+        return worker.run_forever(stop, idle_exit_s=idle_exit_s, idle_task=lambda: self.idle_task)
 
 
 class ForgettingFacade:

@@ -10,7 +10,6 @@ forget, so a read-only key cannot change anything. The key's tenant picks the da
 
 from __future__ import annotations
 
-import ipaddress
 from typing import Any
 
 import anyio.to_thread
@@ -26,6 +25,7 @@ from engramdb.mcp.target import Binding, Ctx, Resolver, Target
 from engramdb.mcp.tools import build_server, package_version
 from engramdb.server import errors
 from engramdb.server.auth import Gate
+from engramdb.server.net import is_loopback
 from engramdb.server.tenants import TenantPool
 
 ENDPOINT = "/mcp"
@@ -108,11 +108,3 @@ def _only(allowed: frozenset[str] | None) -> str | None:
     return next(iter(allowed)) if allowed is not None and len(allowed) == 1 else None
 
 
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False

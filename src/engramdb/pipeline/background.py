@@ -17,12 +17,8 @@ import os
 import sys
 import threading
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
 
-from engramdb.core.errors import EngramError
-from engramdb.core.ports import Store
-from engramdb.pipeline.worker import BatchResult, Worker
+from engramdb.pipeline.worker import IdleTask, Worker
 
 log = logging.getLogger("engramdb.pipeline")
 
@@ -40,52 +36,6 @@ def _lower_priority() -> None:
         os.setpriority(os.PRIO_PROCESS, tid, min(19, os.getpriority(os.PRIO_PROCESS, tid) + WORKER_NICE))
     except OSError as exc:  # a sandbox may refuse it; the worker then runs at the process's priority
         log.info("could not lower the worker thread's priority: %s", exc)
-
-
-@dataclass(frozen=True, slots=True)
-class IdleTask:
-    """Periodic work for an idle worker: ``run(store)`` with the worker's own connection."""
-
-    run: Callable[[Store], object]
-    every_s: float
-
-
-def work_until_stopped(worker: Worker, stop: threading.Event, wake: threading.Event | None,
-                       task: Callable[[], IdleTask | None], *, idle_exit_s: float | None = None) -> BatchResult:
-    """``Worker.run_forever``, plus the idle task ``task()`` names (looked up on every idle turn, so
-    one attached after the thread started is picked up). An EngramError of the task is logged and
-    the worker goes on: a failed maintenance pass must not stop the embedding of new memories."""
-    total = BatchResult()
-    idle_since: float | None = None
-    last_task = time.monotonic()
-    while not stop.is_set():
-        result = worker.run_batch()
-        total = BatchResult(total.claimed + result.claimed, total.done + result.done,
-                            total.failed + result.failed, total.retried + result.retried)
-        if result.claimed:
-            idle_since = None
-            continue
-        now = time.monotonic()
-        idle_since = idle_since or now
-        if idle_exit_s is not None and now - idle_since >= idle_exit_s:
-            break
-        nap = worker.options.idle_s
-        due = task()
-        if due is not None:
-            if now - last_task >= due.every_s:
-                last_task = now
-                try:
-                    due.run(worker.store)
-                except EngramError as exc:
-                    log.warning("the maintenance pass failed: %s: %s", type(exc).__name__, exc)
-                continue
-            nap = min(nap, due.every_s - (now - last_task))
-        if wake is not None:
-            wake.wait(nap)
-            wake.clear()
-        else:
-            stop.wait(nap)
-    return total
 
 
 class BackgroundWorker:
@@ -133,7 +83,7 @@ class BackgroundWorker:
     def _main(self) -> None:
         _lower_priority()
         try:
-            work_until_stopped(self.worker, self._stop, self._wake, lambda: self.idle_task)
+            self.worker.run_forever(self._stop, self._wake, idle_task=lambda: self.idle_task)
             if self._drain_until is not None and time.monotonic() < self._drain_until:
                 self.worker.drain(deadline=self._drain_until, wait=False)
         except BaseException as exc:  # the thread's boundary: kept and reported by status()

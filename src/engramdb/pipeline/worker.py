@@ -27,6 +27,14 @@ log = logging.getLogger("engramdb.pipeline")
 
 
 @dataclass(frozen=True, slots=True)
+class IdleTask:
+    """Periodic work for an idle worker: ``run(store)`` with the worker's own connection."""
+
+    run: Callable[[Store], object]
+    every_s: float
+
+
+@dataclass(frozen=True, slots=True)
 class WorkerOptions:
     """How a worker claims and retries. ``batch``: memories per claim (their texts are
     embedded together, sorted by length); ``lease_s``: how long a claim holds before another
@@ -148,11 +156,16 @@ class Worker:
         return total
 
     def run_forever(self, stop: threading.Event, wake: threading.Event | None = None,
-                    idle_exit_s: float | None = None) -> BatchResult:
+                    idle_exit_s: float | None = None,
+                    idle_task: Callable[[], IdleTask | None] | None = None) -> BatchResult:
         """Work until ``stop`` is set (or, with ``idle_exit_s``, until idle that long).
-        ``wake`` cuts an idle sleep short (set by a writer in the same process)."""
+        ``wake`` cuts an idle sleep short (set by a writer in the same process). ``idle_task``
+        names the periodic work of an idle worker (looked up on every idle turn, so one attached
+        after the worker started is picked up); its EngramError is logged and the worker goes on:
+        a failed maintenance pass must not stop the embedding of new memories."""
         total = BatchResult()
         idle_since: float | None = None
+        last_task = time.monotonic()
         while not stop.is_set():
             result = self.run_batch()
             total = BatchResult(total.claimed + result.claimed, total.done + result.done,
@@ -164,9 +177,20 @@ class Worker:
             idle_since = idle_since or now
             if idle_exit_s is not None and now - idle_since >= idle_exit_s:
                 break
+            nap = self.options.idle_s
+            due = idle_task() if idle_task is not None else None
+            if due is not None:
+                if now - last_task >= due.every_s:
+                    last_task = now
+                    try:
+                        due.run(self.store)
+                    except EngramError as exc:
+                        log.warning("the maintenance pass failed: %s: %s", type(exc).__name__, exc)
+                    continue
+                nap = min(nap, due.every_s - (now - last_task))
             if wake is not None:
-                wake.wait(self.options.idle_s)
+                wake.wait(nap)
                 wake.clear()
             else:
-                stop.wait(self.options.idle_s)
+                stop.wait(nap)
         return total
