@@ -79,3 +79,20 @@ def test_answer_mode_through_an_openai_compatible_endpoint(locomo_path: Path, se
     assert {r["model"] for r in state.requests} == {"reader-x", "judge-y"}
     assert len(state.requests) == 2 * 2 * 152
     assert "answer accuracy" in res.output
+
+
+def test_param_overrides_reach_the_search_and_the_json(longmemeval_path: Path, tmp_path: Path) -> None:
+    code, out = invoke("longmemeval", str(longmemeval_path), "--param", "update_weights=0")
+    assert code == 2 and "update_weight" in out  # the message lists the real names
+    code, out = invoke("longmemeval", str(longmemeval_path), "--param", "update_weight=high")
+    assert code == 2 and "takes a float" in out
+    runs = {}
+    for name, extra in (("before", ["--param", "update_weight=0", "--param", "time_candidates=0"]), ("after", [])):
+        code, out = invoke("longmemeval", str(longmemeval_path), "--limit", "2", "--methods", "engramdb",
+                           "--embedder", "hash", "--no-cache", "--out", str(tmp_path / name), *extra)
+        assert code == 0, out
+        runs[name] = json.loads((tmp_path / name / "longmemeval.json").read_text())["config"]
+    assert runs["before"]["engramdb_param_overrides"] == {"update_weight": 0.0, "time_candidates": 0}
+    assert runs["before"]["engramdb_search_params"]["update_weight"] == 0.0
+    assert runs["after"]["engramdb_param_overrides"] == {}
+    assert runs["after"]["engramdb_search_params"]["update_weight"] > 0

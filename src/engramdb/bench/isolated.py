@@ -53,7 +53,7 @@ def run_isolated(config: RunConfig, units: Sequence[Unit], key_of: KeyFn, *,
             if n and time_limit_s is not None and time.monotonic() - started >= time_limit_s:
                 break
             path = work / f"q{n:04d}.db"
-            mem = Memory(path, embedder=embedder)
+            mem = Memory(path, embedder=embedder, search_params=config.search_params())
             try:
                 part = run(quiet, mem, unit.batches, unit.queries, key_of, bulk=True)
             finally:

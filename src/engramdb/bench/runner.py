@@ -12,7 +12,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +27,7 @@ from engramdb.core.ports import Embedder
 from engramdb.embedders.cache import CachedEmbedder, default_cache_path
 from engramdb.engine.memory import Memory
 from engramdb.formats.base import Batch
+from engramdb.retrieval.search import SearchParams
 from engramdb.retrieval.tokens import TOKENIZER_NAME
 
 KeyFn = Callable[[MemoryRecord], str]
@@ -45,9 +46,15 @@ class RunConfig:
     out_dir: Path = Path("bench-out")
     answer_budget: int | None = None  # keep this budget's context text (for the LLM reader)
     show_progress: bool | None = None  # None = when stderr is a terminal
+    # overrides of engramdb's SearchParams (``--param NAME=VALUE``): "before" runs and ablations
+    param_overrides: tuple[tuple[str, float | int | str | bool], ...] = ()
 
     def progress(self) -> bool:
         return sys.stderr.isatty() if self.show_progress is None else self.show_progress
+
+    def search_params(self) -> SearchParams:
+        overrides: dict[str, Any] = dict(self.param_overrides)  # names and types checked by the CLI
+        return replace(SearchParams(), **overrides)
 
 
 @dataclass
@@ -90,7 +97,7 @@ def fresh_memory(config: RunConfig) -> Iterator[Memory]:
     """A Memory on a new SQLite file in a temporary directory, removed afterwards."""
     work = Path(tempfile.mkdtemp(prefix="engram-bench-"))
     embedder = open_embedder(config)
-    mem = Memory(work / "bench.db", embedder=embedder)
+    mem = Memory(work / "bench.db", embedder=embedder, search_params=config.search_params())
     try:
         yield mem
     finally:
@@ -160,7 +167,6 @@ def run_info(config: RunConfig, out: RunOutput, data_path: Path, started: float,
              at_start: dict[str, Any]) -> dict[str, Any]:
     """The configuration block of the output JSON."""
     from engramdb.bench.baselines import LATENCY_BUDGET, POOL_DEPTH, RANK_DEPTH
-    from engramdb.retrieval.search import SearchParams
 
     return {
         "data": str(data_path), "methods": list(config.methods), "budgets": list(config.budgets),
@@ -168,7 +174,8 @@ def run_info(config: RunConfig, out: RunOutput, data_path: Path, started: float,
         "embedder_spec": config.embedder or "local", "embedding_cache": out.cache or None,
         "tokenizer": TOKENIZER_NAME, "rank_depth": RANK_DEPTH, "baseline_pool_depth": POOL_DEPTH,
         "latency_budget": LATENCY_BUDGET,
-        "engramdb_search_params": asdict(SearchParams()),
+        "engramdb_search_params": asdict(config.search_params()),
+        "engramdb_param_overrides": dict(config.param_overrides),
         **at_start,
         "timing_s": {"ingest": round(out.ingest_s, 2), "embed": round(out.embed_s, 2), "search": round(out.search_s, 2),
                      "total": round(time.perf_counter() - started, 2)},

@@ -155,11 +155,43 @@ def _retrieval_options(fn: F) -> F:
                       help="Comma-separated: bm25, dense, hybrid, engramdb, random.")(fn)
     fn = click.option("--limit", type=click.IntRange(1), default=None,
                       help="Only the first N conversations (LoCoMo) or questions (LongMemEval).")(fn)
+    fn = click.option("--param", "params", multiple=True, metavar="NAME=VALUE",
+                      help="Override one of engramdb's SearchParams for this run (repeatable), e.g. "
+                           "update_weight=0 for a 'before' run.")(fn)
     return fn
 
 
+def _param_overrides(params: tuple[str, ...]) -> tuple[tuple[str, float | int | str | bool], ...]:
+    """``NAME=VALUE`` pairs checked against SearchParams' fields and typed like their defaults."""
+    from dataclasses import fields
+
+    from engramdb.retrieval.search import SearchParams
+
+    defaults = {f.name: getattr(SearchParams(), f.name) for f in fields(SearchParams)}
+    out: list[tuple[str, float | int | str | bool]] = []
+    for item in params:
+        name, sep, raw = item.partition("=")
+        name = name.strip()
+        if not sep or name not in defaults:
+            raise click.BadParameter(f"{item!r}: expected NAME=VALUE with NAME one of {', '.join(sorted(defaults))}",
+                                     param_hint="--param")
+        kind = type(defaults[name])
+        try:
+            value: float | int | str | bool
+            if kind is bool:
+                if raw.lower() not in ("true", "false", "1", "0"):
+                    raise ValueError(raw)
+                value = raw.lower() in ("true", "1")
+            else:
+                value = kind(raw)
+        except ValueError:
+            raise click.BadParameter(f"{item!r}: {name} takes a {kind.__name__}", param_hint="--param") from None
+        out.append((name, value))
+    return tuple(out)
+
+
 def _config(methods: str, limit: int | None, out_dir: Path, seed: int, embedder: str | None, no_cache: bool,
-            cache_path: Path | None, answer_budget: int | None = None) -> RunConfig:
+            cache_path: Path | None, params: tuple[str, ...], answer_budget: int | None = None) -> RunConfig:
     from engramdb.bench.baselines import parse_methods
     from engramdb.bench.runner import default_cache
     from engramdb.core.errors import ValidationError
@@ -170,7 +202,8 @@ def _config(methods: str, limit: int | None, out_dir: Path, seed: int, embedder:
         raise click.BadParameter(str(exc), param_hint="--methods") from None
     cache = None if no_cache else (cache_path or default_cache())
     return RunConfig(methods=tuple(names), budgets=BUDGETS, seed=seed, limit=limit, embedder=embedder,
-                     cache=cache, out_dir=out_dir, answer_budget=answer_budget)
+                     cache=cache, out_dir=out_dir, answer_budget=answer_budget,
+                     param_overrides=_param_overrides(params))
 
 
 @bench.command()
@@ -186,14 +219,15 @@ def _config(methods: str, limit: int | None, out_dir: Path, seed: int, embedder:
               help="Context budget (tokens) the reader is given.")
 @click.option("--answer-methods", default="engramdb", show_default=True,
               help="Methods whose packed context is answered from.")
-def locomo(path: Path, limit: int | None, methods: str, out_dir: Path, seed: int, embedder: str | None,
-           no_cache: bool, cache_path: Path | None, base_url: str | None, answer_model: str | None,
-           judge_model: str | None, runs: int, answer_budget: str, answer_methods: str) -> None:
+def locomo(path: Path, limit: int | None, params: tuple[str, ...], methods: str, out_dir: Path, seed: int,
+           embedder: str | None, no_cache: bool, cache_path: Path | None, base_url: str | None,
+           answer_model: str | None, judge_model: str | None, runs: int, answer_budget: str,
+           answer_methods: str) -> None:
     """Evidence recall on LoCoMo for engramdb and baselines (BM25, dense, hybrid, random)."""
     from engramdb.bench.locomo import run_locomo
 
     setup = _answer_setup(base_url, answer_model, judge_model, runs, int(answer_budget), answer_methods)
-    config = _config(methods, limit, out_dir, seed, embedder, no_cache, cache_path,
+    config = _config(methods, limit, out_dir, seed, embedder, no_cache, cache_path, params,
                      int(answer_budget) if setup is not None else None)
     missing = [m for m in (setup.methods if setup else ()) if m not in config.methods]
     if missing:
@@ -220,7 +254,8 @@ LONGMEMEVAL_SAMPLE = DEFAULT_DATA / "longmemeval" / "longmemeval_s_sample.json.g
 @click.option("--types", default=None, metavar="TYPES",
               help="Only these question types, comma-separated (e.g. knowledge-update,multi-session; "
                    "abstention for the _abs questions).")
-def longmemeval(path: Path | None, limit: int | None, methods: str, out_dir: Path, seed: int, embedder: str | None,
+def longmemeval(path: Path | None, limit: int | None, params: tuple[str, ...], methods: str, out_dir: Path,
+                seed: int, embedder: str | None,
                 no_cache: bool, cache_path: Path | None, sample: bool, shared_store: bool,
                 max_minutes: float | None, types: str | None) -> None:
     """Session- and turn-level evidence recall on LongMemEval for engramdb and baselines.
@@ -239,7 +274,7 @@ def longmemeval(path: Path | None, limit: int | None, methods: str, out_dir: Pat
     chosen = None if types is None else tuple(t.strip() for t in types.split(",") if t.strip())
     if chosen is not None and not chosen:
         raise click.BadParameter("give at least one question type", param_hint="--types")
-    run_longmemeval(data, _config(methods, limit, out_dir, seed, embedder, no_cache, cache_path),
+    run_longmemeval(data, _config(methods, limit, out_dir, seed, embedder, no_cache, cache_path, params),
                     shared_store=shared_store, time_limit_s=None if max_minutes is None else max_minutes * 60,
                     types=chosen)
 
