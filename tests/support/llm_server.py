@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -53,10 +53,14 @@ def error(status: int, message: str, *, headers: dict[str, str] | None = None) -
 
 
 class ScriptedChatServer:
-    """``with ScriptedChatServer(replies) as server: ... server.url ... server.requests``."""
+    """``with ScriptedChatServer(replies) as server: ... server.url ... server.requests``.
 
-    def __init__(self, replies: Iterable[Reply] = ()) -> None:
+    ``respond`` (optional) answers each request the script has no reply left for, from the
+    request itself: a scripted model that reads its prompt."""
+
+    def __init__(self, replies: Iterable[Reply] = (), respond: Callable[[Recorded], Reply] | None = None) -> None:
         self._replies = list(replies)
+        self._respond = respond
         self._lock = threading.Lock()
         self.requests: list[Recorded] = []
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
@@ -88,6 +92,8 @@ class ScriptedChatServer:
             self.requests.append(recorded)
             if self._replies:
                 return self._replies.pop(0)
+        if self._respond is not None:
+            return self._respond(recorded)
         return Reply(status=599, body={"error": {"message": "the test script has no reply left"}})
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from engramdb.core.models import utcnow
+from engramdb.core.ports import LLM
 from engramdb.engine.memory import Memory
 
 
@@ -71,6 +72,9 @@ TIMELINES: tuple[Timeline, ...] = (
     Timeline("a door code that expires", (Step("The door code is 4711 until tonight.", "2024-01-01", ttl=1.0),
                                           Step("I live in Oslo.", "2024-01-01")),
              (("gone", "4711"), ("now", "home city", ["Oslo"]))),
+    # a fact drawn from a turn said under a TTL expires with it
+    Timeline("a home said under a TTL", (Step("I live in Madrid.", "2024-02-01", ttl=1.0),),
+             (("gone", "Madrid"), ("now", "home city", []))),
 )
 
 
@@ -95,11 +99,14 @@ class Report:
                 "failed": [{"timeline": o.timeline, "check": o.check, "got": o.got} for o in self.outcomes if not o.ok]}
 
 
-def run(timelines: Sequence[Timeline] = TIMELINES, *, background: bool = True, embedder: str = "hash:64") -> Report:
+def run(timelines: Sequence[Timeline] = TIMELINES, *, background: bool = True, embedder: str = "hash:64",
+        llm: LLM | None = None) -> Report:
+    """Every timeline in a fresh store, on the rule path, or through ``llm`` when given."""
     report = Report()
     with tempfile.TemporaryDirectory(prefix="engram-timelines-") as tmp:
         for i, timeline in enumerate(timelines):
-            with Memory(Path(tmp) / f"t{i}.db", embedder=embedder, background=background, facts=True) as mem:
+            with Memory(Path(tmp) / f"t{i}.db", embedder=embedder, background=background, facts=True,
+                        llm=llm or False) as mem:
                 report.outcomes += _run_one(mem, timeline)
     return report
 

@@ -32,14 +32,23 @@ def fact_scope(source: MemoryRecord) -> Scope:
 
 def fact_record(source: MemoryRecord, *, subject: str, attribute: str, value: str, statement: str,
                 single: bool, extractor: str, provenance: Sequence[str] | None = None,
-                event_time: datetime | None = None, extra: Mapping[str, Any] | None = None) -> MemoryRecord:
+                event_time: datetime | None = None, extra: Mapping[str, Any] | None = None,
+                sources: Sequence[MemoryRecord] = ()) -> MemoryRecord:
     """A fact derived from ``source`` (and the other memories ``provenance`` names, ``source``
     first by default): kind fact, in :func:`fact_scope`, dated when it was said unless
-    ``event_time`` says when it became true. ``extra`` joins the metadata."""
+    ``event_time`` says when it became true. ``extra`` joins the metadata.
+
+    The fact expires with the first of ``source`` and ``sources`` (the turns it was drawn
+    from) to expire: what was said under a TTL must not outlive it as a fact."""
     now = utcnow()
     return MemoryRecord(
         id=new_id(), scope=fact_scope(source), kind=Kind.FACT, content=statement,
         event_time=event_time or source.event_time, created_at=now, updated_at=now, role=None, speaker=None,
         metadata={"value": value, "single": single, "extractor": extractor, **(extra or {})},
         provenance=tuple(provenance) if provenance else (source.id,), content_hash=content_hash(statement),
-        subject=subject, attribute=attribute)
+        subject=subject, attribute=attribute, expires_at=_first_expiry([source, *sources]))
+
+
+def _first_expiry(sources: Sequence[MemoryRecord]) -> datetime | None:
+    ends = [s.expires_at for s in sources if s.expires_at is not None]
+    return min(ends) if ends else None

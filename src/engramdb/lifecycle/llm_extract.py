@@ -71,7 +71,7 @@ def _fact(item: dict[str, Any], by_id: dict[str, MemoryRecord], prompt: Prompt) 
                        statement=statement,
                        single=False, extractor="llm", provenance=[s.id for s in sources],
                        event_time=_when(item["event_time"]),
-                       extra={"prompt": prompt.name, "prompt_version": prompt.version})
+                       extra={"prompt": prompt.name, "prompt_version": prompt.version}, sources=sources)
 
 
 def _text(value: Any) -> str:
