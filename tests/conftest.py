@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, settings
+from tests.support.pg_fixtures import pg_needs_marker, pg_server, pg_store, pg_url  # noqa: F401 (fixtures)
 
 from engramdb import Memory
 from engramdb.core.ports import Store
@@ -30,11 +31,11 @@ settings.load_profile(os.environ.get("ENGRAM_HYPOTHESIS_PROFILE", "ci"))
 os.environ.setdefault("ENGRAM_FACTS", "0")
 
 # name -> factory(request, db_name) returning a fresh, empty store.
-# Adding a backend to the contract suite is one line here, e.g.
-#   "postgres": lambda request, name: PostgresStore(request.getfixturevalue("pg_url"), schema=name),
+# Adding a backend to the contract suite is one line here.
 StoreFactory = Callable[[pytest.FixtureRequest, str], Store]
 STORE_FACTORIES: dict[str, StoreFactory] = {
     "sqlite": lambda request, name: SQLiteStore(request.getfixturevalue("tmp_path") / f"{name}.db"),
+    "postgres": pg_store,
 }
 
 MemoryFactory = Callable[..., Memory]
@@ -104,7 +105,9 @@ def mem(tmp_path: Path) -> Iterator[Memory]:
 
 @pytest.fixture(params=sorted(STORE_FACTORIES))
 def store_factory(request: pytest.FixtureRequest) -> Callable[[str], Store]:
-    """Makes fresh stores of the parametrised backend; ``store_factory("db2")`` is a second, independent one."""
+    """Makes fresh stores of the parametrised backend; ``store_factory("db2")`` is a second, independent one.
+    A test marked ``pg_needs("search", ...)`` skips its postgres run until PostgresStore has those parts."""
+    pg_needs_marker(request)
     factory = STORE_FACTORIES[request.param]
     return lambda name="db": factory(request, name)
 

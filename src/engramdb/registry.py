@@ -1,6 +1,7 @@
 """Composition: the one place that turns settings into adapters.
 
-Stores: a filesystem path or ``sqlite:///path`` -> SQLiteStore.
+Stores: a filesystem path or ``sqlite:///path`` -> SQLiteStore; ``postgresql://...`` (or
+``postgres://``) -> PostgresStore (the ``postgres`` extra).
 Embedders: ``local`` (the packaged default model), ``hash`` / ``hash:DIM``
 (deterministic, for tests), ``openai:MODEL`` (any OpenAI-compatible
 ``/embeddings`` endpoint; ``ENGRAM_EMBEDDER_BASE_URL``, ``ENGRAM_EMBEDDER_API_KEY``).
@@ -17,6 +18,7 @@ from engramdb.core.ports import LLM, Embedder, Store
 ENV_DB = "ENGRAM_DB"
 ENV_EMBEDDER = "ENGRAM_EMBEDDER"
 ENV_FACTS = "ENGRAM_FACTS"
+_PG_EXTRA = "PostgreSQL needs the postgres extra (pip install 'engramdb[postgres]')"
 
 
 def default_db_path() -> Path:
@@ -36,16 +38,45 @@ def open_store(path_or_url: str | Path | None, *, must_exist: bool = False) -> S
     target = resolve_db(path_or_url)
     text = str(target)
     if text.startswith(("postgres://", "postgresql://")):
-        raise ConfigError("PostgreSQL stores are not available in this version; use a SQLite path")
-    if "://" in text:
-        if not text.startswith("sqlite:///"):
-            raise ConfigError(f"unsupported database URL {text!r}; use a path or sqlite:///path")
-        target = Path(text.removeprefix("sqlite:///"))  # sqlite:////abs/path keeps its leading slash
+        return _open_postgres(text, must_exist=must_exist)
+    target = _sqlite_path(text)
     if must_exist and str(target) != ":memory:" and not Path(target).is_file():
         raise NotFoundError(f"no database at {target}")
     from engramdb.stores.sqlite import SQLiteStore
 
     return SQLiteStore(target)
+
+
+def migrate(path_or_url: str | Path | None) -> list[str]:
+    """Apply the pending schema migrations of a database (creating it when it is a new SQLite
+    file); returns the migration files applied, in order."""
+    text = str(resolve_db(path_or_url))
+    if text.startswith(("postgres://", "postgresql://")):
+        try:
+            from engramdb.stores.pg_conn import migrate_url
+        except ImportError as exc:
+            raise ConfigError(f"{_PG_EXTRA}: {exc}") from exc
+
+        return migrate_url(text)
+    from engramdb.stores.sqlite_conn import migrate_path
+
+    return migrate_path(_sqlite_path(text))
+
+
+def _sqlite_path(text: str) -> Path:
+    if "://" in text:
+        if not text.startswith("sqlite:///"):
+            raise ConfigError(f"unsupported database URL {text!r}; use a path or sqlite:///path")
+        return Path(text.removeprefix("sqlite:///"))  # sqlite:////abs/path keeps its leading slash
+    return Path(text)
+
+
+def _open_postgres(url: str, *, must_exist: bool) -> Store:
+    try:
+        from engramdb.stores.postgres import PostgresStore
+    except ImportError as exc:
+        raise ConfigError(f"{_PG_EXTRA}: {exc}") from exc
+    return PostgresStore(url, create=not must_exist)
 
 
 def open_embedder(spec: str | None = None, *, threads: int | None = None) -> Embedder:

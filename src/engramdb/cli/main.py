@@ -239,6 +239,7 @@ def _register_more() -> None:
     from engramdb.cli.importing import import_
     from engramdb.cli.maintain import maintain
     from engramdb.cli.mcp_cmd import mcp
+    from engramdb.cli.migrate import migrate
     from engramdb.cli.pipeline import flush, jobs, status, worker
     from engramdb.cli.scopes import scopes
     from engramdb.cli.serve import keys, serve
@@ -248,7 +249,7 @@ def _register_more() -> None:
     cli.add_command(demo)
     cli.add_command(bench)
     for command in (update, supersede, worker, flush, status, jobs, serve, keys, mcp, maintain,
-                    facts, profile):
+                    facts, profile, migrate):
         cli.add_command(command)
 
 

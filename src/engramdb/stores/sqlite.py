@@ -9,7 +9,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from engramdb.core.errors import ConflictError, NotFoundError, StoreError
+from engramdb.core.errors import NotFoundError, StoreError
 from engramdb.core.ids import new_id
 from engramdb.core.jobs import EMBED_VERSION, JobSpec
 from engramdb.core.models import Action, Events, HistoryEvent, MemoryRecord, Records, Scope, ScopeSummary, utcnow
@@ -18,6 +18,7 @@ from engramdb.stores import sqlite_erasure as erasure
 from engramdb.stores import sqlite_jobs as queue
 from engramdb.stores import sqlite_queries as queries
 from engramdb.stores import sqlite_scopes
+from engramdb.stores.sql_common import changeable, supersession, visible_to
 from engramdb.stores.sqlite_conn import Connection
 from engramdb.stores.sqlite_queue import QueueMethods, next_seq
 from engramdb.stores.sqlite_restore import plan_restore
@@ -87,8 +88,7 @@ class SQLiteStore(QueueMethods, RetentionMethods):
         with self.conn.write() as db:
             old = self._current(db, old_id, scope)
             t = ts(new.created_at)
-            # it held until its successor was said (never before it was said itself)
-            valid_to = old.valid_to or max(new.event_time, old.event_time)
+            valid_to, after = supersession(old, new)
             db.execute(
                 "UPDATE memories SET sys_to = ?, superseded_at = ?, superseded_by = ?, valid_to = ? "
                 "WHERE id = ? AND sys_to IS NULL",
@@ -96,8 +96,6 @@ class SQLiteStore(QueueMethods, RetentionMethods):
             )
             self._insert(db, new, None, vector, model_id, self._seq_for(db, [vector]))
             queue.enqueue(db, jobs, t)
-            after = {**old.to_dict(), "superseded_at": new.created_at.isoformat(), "superseded_by": new.id,
-                     "valid_to": valid_to.isoformat()}
             self._event(db, old_id, Action.SUPERSEDE, new.created_at, old.to_dict(), after)
             self._event(db, new.id, Action.ADD, new.created_at, None, new.to_dict())
             self._bump(db)
@@ -352,16 +350,10 @@ class SQLiteStore(QueueMethods, RetentionMethods):
         ).fetchone()
         if row is None:
             raise NotFoundError(f"no memory with id {memory_id!r}")
-        rec = record_from_row(row)
-        if scope is not None and not scope.contains(rec.scope):
-            raise NotFoundError(f"no memory with id {memory_id!r} in this scope")
-        return rec
+        return visible_to(record_from_row(row), scope)
 
     def _current(self, db: sqlite3.Connection, memory_id: str, scope: Scope) -> MemoryRecord:
-        rec = self._latest(db, memory_id, scope)
-        if rec.superseded_at is not None:
-            raise ConflictError(f"memory {memory_id} was superseded by {rec.superseded_by}; change that one")
-        return rec
+        return changeable(self._latest(db, memory_id, scope))
 
 
 def _with_version(rec: MemoryRecord, version: int) -> MemoryRecord:

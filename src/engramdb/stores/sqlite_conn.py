@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import random
 import sqlite3
 import threading
@@ -14,6 +12,7 @@ from importlib import resources
 from pathlib import Path
 
 from engramdb.core.errors import EngramError, StoreError, ValidationError
+from engramdb.stores.sql_common import scope_tag
 
 # How long a writer keeps retrying BEGIN IMMEDIATE before giving up. Generous:
 # several processes importing into one file queue behind each other.
@@ -34,6 +33,22 @@ def migrations() -> list[tuple[int, str]]:
         if entry.name.endswith(".sql"):
             found.append((int(entry.name.split("_", 1)[0]), entry.read_text(encoding="utf-8")))
     return sorted(found)
+
+
+def migrate_path(path: str | Path) -> list[str]:
+    """Apply the pending migrations of the SQLite file at ``path`` (created if missing);
+    returns the names of the files applied."""
+    folder = resources.files("engramdb.stores").joinpath("sql", "sqlite")
+    before = 0
+    if str(path) != ":memory:" and Path(path).is_file():
+        probe = sqlite3.connect(str(path))
+        try:
+            before = int(probe.execute("PRAGMA user_version").fetchone()[0])
+        finally:
+            probe.close()
+    Connection(path).close()
+    names = sorted(e.name for e in folder.iterdir() if e.name.endswith(".sql"))
+    return [name for name in names if int(name.split("_", 1)[0]) > before]
 
 
 class Connection:
@@ -206,14 +221,6 @@ class Connection:
                 for conn in readers:
                     conn.close()
                 self.db.close()
-
-
-def scope_tag(key: bytes | None, field: str, value: str | None) -> str | None:
-    """The opaque tag of one scope field of a tombstone (None for a field that is not set)."""
-    if value is None or key is None:
-        return None
-    data = f"{field}\x1f{value}".encode("utf-8", "surrogatepass")
-    return hmac.new(key, data, hashlib.sha256).hexdigest()[:32]
 
 
 def _split_sql(script: str) -> list[str]:

@@ -17,12 +17,11 @@ from typing import Any
 
 from engramdb.core.errors import ConflictError
 from engramdb.core.ids import new_id
-from engramdb.core.models import Action, HistoryEvent, Scope, utcnow
-from engramdb.stores.sqlite_conn import scope_tag
-from engramdb.stores.sqlite_sql import dt, ts
+from engramdb.core.models import HistoryEvent, Scope, utcnow
+from engramdb.stores.sql_common import TAG_COLUMNS, scope_tag, tag_names, tombstone
+from engramdb.stores.sqlite_sql import ts
 
 CHUNK = 500  # stays under SQLite's bound-parameter limit
-TAG_COLUMNS = {"user_id": "tag_user", "agent_id": "tag_agent", "session_id": "tag_session"}
 _TOMBSTONE = (
     "INSERT INTO history (id, memory_id, action, at, before, after, tag_user, tag_agent, tag_session) "
     "VALUES (?, ?, 'delete', ?, NULL, NULL, ?, ?, ?)"
@@ -157,7 +156,7 @@ def tombstones(db: sqlite3.Connection, memory_id: str, scope: Scope | None) -> l
     rows = db.execute(
         f"SELECT id, memory_id, at FROM history WHERE memory_id = ? AND action = 'delete' AND {where} ORDER BY seq",
         [memory_id, *params]).fetchall()
-    return [_tombstone(eid, mid, at) for eid, mid, at in rows]
+    return [tombstone(eid, mid, at) for eid, mid, at in rows]
 
 
 def export_tombstones(db: sqlite3.Connection, scope: Scope | None) -> list[HistoryEvent]:
@@ -171,16 +170,7 @@ def export_tombstones(db: sqlite3.Connection, scope: Scope | None) -> list[Histo
     if not rows:
         return []
     names = _names(db, scope)
-    out = []
-    for eid, mid, at, *tags in rows:
-        owner: dict[str, str | None] = {}
-        for name, tag in zip(TAG_COLUMNS, tags, strict=True):
-            if tag is None:
-                owner[name] = None
-            elif tag in names:
-                owner[name] = names[tag]
-        out.append(_tombstone(eid, mid, at, owner))
-    return out
+    return [tombstone(eid, mid, at, tags, names) for eid, mid, at, *tags in rows]
 
 
 def refuse_erased(db: sqlite3.Connection, memory_ids: Sequence[str]) -> None:
@@ -215,20 +205,6 @@ def _tags(k: bytes, owner: Mapping[str, str | None]) -> list[str | None]:
 
 def _names(db: sqlite3.Connection, scope: Scope | None) -> dict[str, str]:
     """tag -> value for every scope value the export scope or the memories hold."""
-    k = key(db)
-    out: dict[str, str] = {}
-    for name in TAG_COLUMNS:
-        values = {r[0] for r in db.execute(f"SELECT DISTINCT {name} FROM memories WHERE {name} IS NOT NULL")}
-        if scope is not None and getattr(scope, name) is not None:
-            values.add(getattr(scope, name))
-        for value in values:
-            tag = scope_tag(k, name, value)
-            assert tag is not None
-            out[tag] = value
-    return out
-
-
-def _tombstone(eid: str, mid: str, at: float, owner: dict[str, str | None] | None = None) -> HistoryEvent:
-    when = dt(at)
-    assert when is not None
-    return HistoryEvent(eid, mid, Action.DELETE, when, None, None, owner)
+    held = {name: {r[0] for r in db.execute(f"SELECT DISTINCT {name} FROM memories WHERE {name} IS NOT NULL")}
+            for name in TAG_COLUMNS}
+    return tag_names(key(db), held, scope)

@@ -1,0 +1,128 @@
+"""Row-level writes and reads of the PostgreSQL store, shared by its write paths (the record
+methods, restore, and the pipeline's derived records): one record version, its vectors, a
+history event, the counters the in-process caches follow."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from psycopg.types.json import Jsonb
+
+from engramdb.core.errors import NotFoundError
+from engramdb.core.ids import new_id
+from engramdb.core.models import Action, HistoryEvent, MemoryRecord, Scope
+from engramdb.core.ports import Keys
+from engramdb.stores.pg_conn import Cursor
+from engramdb.stores.pg_sql import COLUMNS
+from engramdb.stores.sql_common import changeable, dt, record_from_row, ts, visible_to
+
+_INSERT = (
+    "INSERT INTO memories (id, version, user_id, agent_id, session_id, kind, role, speaker, content, "
+    "metadata, event_time, created_at, sys_from, sys_to, superseded_at, superseded_by, provenance, "
+    "content_hash, index_hash, embed_model, embed_version, embed_seq, valid_to, subject, attribute, "
+    "expires_at) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s) "
+    "RETURNING ref"
+)
+_EVENT = "INSERT INTO history (id, memory_id, action, at, before, after) VALUES (%s,%s,%s,%s,%s,%s)"
+
+
+def _opt_ts(value: Any) -> float | None:
+    return None if value is None else ts(value)
+
+
+def insert_record(cur: Cursor, rec: MemoryRecord, *, sys_to: float | None = None, keys: Keys | None = None,
+                  model_id: str | None = None, seq: int | None = None, embed_version: int | None = None) -> int:
+    """Insert one record version (and its vectors, when given); returns its ref."""
+    s = rec.scope
+    has = keys is not None
+    cur.execute(_INSERT, (
+        rec.id, rec.version, s.user_id, s.agent_id, s.session_id, rec.kind.value, rec.role, rec.speaker,
+        rec.content, Jsonb(rec.metadata), ts(rec.event_time), ts(rec.created_at), ts(rec.updated_at), sys_to,
+        _opt_ts(rec.superseded_at), rec.superseded_by, Jsonb(list(rec.provenance)), rec.content_hash,
+        rec.index_hash, model_id if has else None, embed_version if has else None, seq if has else None,
+        _opt_ts(rec.valid_to), rec.subject, rec.attribute, _opt_ts(rec.expires_at),
+    ))
+    row = cur.fetchone()
+    assert row is not None
+    ref = int(row[0])
+    if keys is not None and model_id is not None:
+        write_vectors(cur, ref, keys, model_id)
+    return ref
+
+
+def write_vectors(cur: Cursor, ref: int, keys: Keys, model_id: str) -> None:
+    """The vectors of one row: row 0 of ``keys`` as key 0 (the whole text), the sentence keys after it."""
+    matrix = np.asarray(keys, dtype=np.float32).reshape(-1, np.asarray(keys).shape[-1])
+    cur.executemany("INSERT INTO vectors (ref, key_no, model, embedding) VALUES (%s, %s, %s, %s)",
+                    [(ref, i, model_id, row) for i, row in enumerate(matrix)])
+
+
+def replace_vectors(cur: Cursor, refs: Sequence[int], keys: Keys, model_id: str, *,
+                    seq: int, embed_version: int) -> None:
+    """Swap the vectors of these rows (index data: no new version) and stamp their rows."""
+    cur.execute("DELETE FROM vectors WHERE ref = ANY(%s)", (list(refs),))
+    cur.execute("UPDATE memories SET embed_model = %s, embed_version = %s, embed_seq = %s WHERE ref = ANY(%s)",
+                (model_id, embed_version, seq, list(refs)))
+    for ref in refs:
+        write_vectors(cur, ref, keys, model_id)
+
+
+def read_keys(cur: Cursor, ref: int) -> Keys | None:
+    """The stored vectors of one row, shape (1 + n, dim), or None."""
+    cur.execute("SELECT embedding FROM vectors WHERE ref = %s ORDER BY key_no", (ref,))
+    rows = [r[0] for r in cur.fetchall()]
+    if not rows:
+        return None
+    return np.stack([np.asarray(v, dtype=np.float32) for v in rows])
+
+
+def next_seq(cur: Cursor) -> int:
+    """The next embed sequence number (one per transaction that writes vectors)."""
+    cur.execute("UPDATE meta SET value = value + 1 WHERE key = 'embed_seq' RETURNING value")
+    row = cur.fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def bump(cur: Cursor) -> None:
+    """Visible rows changed (update, supersede, delete, vectors replaced): caches rebuild."""
+    cur.execute("UPDATE meta SET value = value + 1 WHERE key = 'mutation_seq'")
+
+
+def to_json(value: dict[str, Any] | None) -> str | None:
+    return None if value is None else json.dumps(value, ensure_ascii=False)
+
+
+def event(cur: Cursor, memory_id: str, action: Action, at: Any, before: dict[str, Any] | None,
+          after: dict[str, Any] | None) -> None:
+    cur.execute(_EVENT, (new_id(), memory_id, action.value, ts(at), to_json(before), to_json(after)))
+
+
+def write_events(cur: Cursor, events: Sequence[HistoryEvent]) -> None:
+    cur.executemany(_EVENT, [(ev.id, ev.memory_id, ev.action.value, ts(ev.at), to_json(ev.before),
+                              to_json(ev.after)) for ev in events])
+
+
+def event_from_row(row: Sequence[Any]) -> HistoryEvent:
+    eid, mid, action, at, before, after = row
+    when = dt(at)
+    assert when is not None
+    return HistoryEvent(eid, mid, Action(action), when, json.loads(before) if before else None,
+                        json.loads(after) if after else None)
+
+
+def latest(cur: Cursor, memory_id: str, scope: Scope | None) -> MemoryRecord:
+    """The latest version of a memory (superseded or not), if ``scope`` may see it."""
+    cur.execute(f"SELECT {COLUMNS} FROM memories m WHERE m.id = %s ORDER BY m.version DESC LIMIT 1", (memory_id,))
+    row = cur.fetchone()
+    if row is None:
+        raise NotFoundError(f"no memory with id {memory_id!r}")
+    return visible_to(record_from_row(row), scope)
+
+
+def current(cur: Cursor, memory_id: str, scope: Scope) -> MemoryRecord:
+    """The current version of a memory that may still change (not superseded)."""
+    return changeable(latest(cur, memory_id, scope))

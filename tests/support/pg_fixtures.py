@@ -1,0 +1,83 @@
+"""pytest fixtures of the real PostgreSQL (tests/support/pg.py), imported by tests/conftest.py.
+
+``pg_server`` (session): the one server of the run, with the migrated template database;
+``pg_url`` (session): its maintenance database's URL; ``pg_store(request, name)``: a
+PostgresStore on a fresh database, dropped when the requesting fixture ends.
+
+When the server cannot start, PostgreSQL tests skip, or fail with ENGRAM_REQUIRE_PG=1 (CI).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+from tests.support.pg import PgServer
+
+from engramdb.core.ports import Store
+
+_failure: list[str] = []
+
+
+def _unavailable(reason: str) -> None:
+    if os.environ.get("ENGRAM_REQUIRE_PG") == "1":
+        pytest.fail(f"PostgreSQL is required (ENGRAM_REQUIRE_PG=1) but {reason}", pytrace=False)
+    pytest.skip(f"PostgreSQL unavailable: {reason}")
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[PgServer]:
+    if _failure:
+        _unavailable(_failure[0])
+    try:
+        server = PgServer()
+    except (RuntimeError, KeyError, ImportError) as exc:
+        _failure.append(str(exc))
+        _unavailable(str(exc))
+    try:
+        server.start()
+        server.make_template()
+    except Exception as exc:  # a test fixture's boundary: any failure to start is reported once
+        server.stop()
+        _failure.append(f"{type(exc).__name__}: {exc}")
+        _unavailable(_failure[0])
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def pg_url(pg_server: PgServer) -> str:
+    return pg_server.url()
+
+
+def pg_store(request: pytest.FixtureRequest, name: str) -> Store:
+    """A PostgresStore on a database of its own (STORE_FACTORIES["postgres"])."""
+    from engramdb.stores.postgres import PostgresStore
+
+    server: PgServer = request.getfixturevalue("pg_server")
+    url = server.create_database(name)
+    request.addfinalizer(lambda: server.drop_database(url))
+    return PostgresStore(url)
+
+
+# What a postgres run needs when its test does not say (``pg_needs(...)``): every part. A test
+# marked with fewer parts runs as soon as PostgresStore has those.
+ALL_PARTS = frozenset({"records", "search", "queue", "retention"})
+
+
+def pg_needs_marker(request: pytest.FixtureRequest) -> None:
+    """Skip a postgres run while PostgresStore lacks a part its test needs (``pg_needs``; the
+    background write mode needs the queue)."""
+    if getattr(request, "param", None) != "postgres":
+        return
+    marker = request.node.get_closest_marker("pg_needs")
+    needed = set(ALL_PARTS if marker is None else marker.args)
+    callspec = getattr(request.node, "callspec", None)
+    if callspec is not None and callspec.params.get("mode") == "background":
+        needed.add("queue")
+    from engramdb.stores.postgres import PostgresStore
+
+    missing = sorted(needed - PostgresStore.capabilities)
+    if missing:
+        pytest.skip(f"PostgresStore has no {', '.join(missing)} yet")
