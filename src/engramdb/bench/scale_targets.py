@@ -1,0 +1,144 @@
+"""Where ``engram bench scale`` writes: a fresh SQLite file or a fresh PostgreSQL database per
+run, how many bytes it takes on disk (per part: rows, vectors, full-text, indexes), and the
+vector index build where the store has one to build.
+
+A store with an ANN tier plugs in through ``ann_controls``: the tier is found on the store by
+duck typing (``store.ann_build()`` builds or refreshes it and returns when it is done; the
+store's ``ann_exact`` attribute, when present, switches vector reads to the exact scan), so
+this harness imports nothing of the tier itself.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from engramdb.core.errors import ConfigError
+from engramdb.core.ports import Store
+
+STORES = ("sqlite", "postgresql")
+
+# SQLite object name -> part of the database (first match wins)
+_SQLITE_PARTS = (("fts_turns", re.compile(r"^memories_fts")), ("fts_windows", re.compile(r"^windows_fts")),
+                 ("memories_rows", re.compile(r"^memories$")),
+                 ("memories_indexes", re.compile(r"^(memories_|sqlite_autoindex_memories)")),
+                 ("history", re.compile(r"history")), ("jobs", re.compile(r"^(jobs|job_log)")))
+
+
+@dataclass
+class Target:
+    """One fresh database of one store kind: ``open`` gives the store, ``disk`` its bytes."""
+
+    kind: str
+    open: Callable[[], Store]
+    disk: Callable[[Store], dict[str, Any]]
+    drop: Callable[[], None]
+    where: str
+
+
+def sqlite_target(work: Path, label: str) -> Target:
+    path = work / f"{label}.db"
+
+    def open_store() -> Store:
+        from engramdb.stores.sqlite import SQLiteStore
+
+        return SQLiteStore(path)
+
+    def drop() -> None:
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
+
+    return Target("sqlite", open_store, lambda store: sqlite_disk(store, path), drop, str(path))
+
+
+def sqlite_disk(store: Store, path: Path) -> dict[str, Any]:
+    """File bytes after a WAL checkpoint, and the pages of each part (SQLite's dbstat)."""
+    conn = getattr(store, "conn", None)
+    db = conn.db if conn is not None else None
+    if db is None:
+        raise ConfigError("not a SQLite store")
+    db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    parts: dict[str, int] = {}
+    for name, size in db.execute("SELECT name, SUM(pgsize) FROM dbstat GROUP BY name"):
+        part = next((p for p, pattern in _SQLITE_PARTS if pattern.search(name)), "other")
+        parts[part] = parts.get(part, 0) + int(size)
+    vectors, texts = db.execute("SELECT COALESCE(SUM(LENGTH(embedding)), 0), "
+                                "COALESCE(SUM(LENGTH(CAST(content AS BLOB))), 0) FROM memories").fetchone()
+    files = sum(os.path.getsize(f"{path}{s}") for s in ("", "-wal", "-shm") if os.path.exists(f"{path}{s}"))
+    return {"bytes": files, "parts": parts, "vector_bytes": int(vectors), "content_bytes": int(texts)}
+
+
+def postgres_target(server_url: str, label: str) -> Target:
+    """A database ``label`` created on the server ``server_url`` names (dropped by ``drop``)."""
+    try:
+        import psycopg
+        from psycopg import sql
+    except ImportError as exc:
+        raise ConfigError("the PostgreSQL bench needs psycopg (pip install engramdb[postgres])") from exc
+    base, _, _ = server_url.rpartition("/")
+    url = f"{base}/{label}"
+
+    def admin(statement: Any) -> None:
+        with psycopg.connect(server_url, autocommit=True) as db:
+            db.execute(statement)
+
+    def open_store() -> Store:
+        from engramdb.registry import open_store as registry_store
+
+        admin(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(label)))
+        admin(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(label)))
+        return registry_store(url)
+
+    def disk(store: Store) -> dict[str, Any]:
+        with psycopg.connect(url, autocommit=True) as db:
+            db.execute("VACUUM ANALYZE")
+            total = db.execute("SELECT pg_database_size(current_database())").fetchone()
+            rel = db.execute("SELECT c.relname, c.relkind, pg_total_relation_size(c.oid) FROM pg_class c "
+                             "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = current_schema() "
+                             "AND c.relkind IN ('r', 'i', 'm')").fetchall()
+        parts = {f"{name} ({'index' if kind == 'i' else 'table'})": int(size) for name, kind, size in rel}
+        return {"bytes": int(total[0]) if total else 0, "parts": parts}
+
+    def drop() -> None:
+        admin(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(label)))
+
+    return Target("postgresql", open_store, disk, drop, url)
+
+
+def ann_controls(store: Store) -> tuple[Callable[[], None] | None, Callable[[bool], None] | None]:
+    """(build the ANN tier, switch vector reads to exact: True / back: False), each None when
+    the store has no such thing."""
+    build = getattr(store, "ann_build", None)
+    exact: Callable[[bool], None] | None = None
+    if hasattr(store, "ann_exact"):
+        def exact(on: bool) -> None:
+            setattr(store, "ann_exact", on)  # noqa: B010 (an attribute the Store port does not declare)
+    return (build if callable(build) else None), exact
+
+
+def timed(fn: Callable[[], Any]) -> float:
+    t0 = time.perf_counter()
+    fn()
+    return time.perf_counter() - t0
+
+
+def rss_mb() -> float:
+    """This process's resident set now (Linux /proc), MB."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        pass
+    return 0.0
+
+
+def peak_rss_mb() -> float:
+    import resource
+
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)

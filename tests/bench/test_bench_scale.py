@@ -1,0 +1,78 @@
+"""engram bench scale end to end at a tiny size with the hash embedder: the JSON's shape, and
+numbers that come from the run (sizes, counts, bytes on disk), not from constants."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from engramdb.bench.scale import default_setup, plan, run_scale
+from engramdb.bench.scale_run import RunSpec
+from engramdb.cli.main import cli
+
+
+@pytest.fixture(scope="module")
+def result(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, Path]:
+    from tests.bench.conftest import LOCOMO, LONGMEMEVAL, need
+
+    out = tmp_path_factory.mktemp("scale")
+    setup = default_setup(need(LOCOMO), need(LONGMEMEVAL), embedder="hash:64", cache=None, pool_size=200,
+                          lme_users=2, pg_url=None, work=out / "work")
+    base = RunSpec("sqlite", "one", 1, queries=8, passes=2, recall_queries=5, ack_sample=30, adds=3)
+    specs = plan(["sqlite"], ["one", "many", "lme"], [150, 300], 2, base)
+    return run_scale(setup, specs, out, isolate=False), out / "scale"
+
+
+def test_every_run_has_its_file_and_the_summary_its_rows(result: tuple[dict, Path]) -> None:
+    summary, folder = result
+    names = sorted(p.name for p in (folder / "runs").glob("*.json"))
+    assert names == ["sqlite-lme-2.json", "sqlite-many-150.json", "sqlite-many-300.json", "sqlite-one-150.json",
+                     "sqlite-one-300.json"]
+    assert json.loads((folder / "scale.json").read_text())["rows"] == summary["rows"]
+    assert (folder / "scale.png").stat().st_size > 0
+    assert set(summary["slopes_p95"]) == {"sqlite / one", "sqlite / many"}
+    assert {t["target"] for t in summary["targets"]} >= {"ANN recall@10 >= 0.95 (largest one-scope run with the tier)"}
+
+
+def test_counts_follow_the_sizes_and_layouts(result: tuple[dict, Path]) -> None:
+    _, folder = result
+    one = json.loads((folder / "runs" / "sqlite-one-300.json").read_text())
+    many = json.loads((folder / "runs" / "sqlite-many-300.json").read_text())
+    lme = json.loads((folder / "runs" / "sqlite-lme-2.json").read_text())
+    assert (one["fill"]["memories"], one["fill"]["real_memories"], one["fill"]["synthetic_memories"]) == (300, 200, 100)
+    assert (one["fill"]["users"], many["fill"]["users"], lme["fill"]["users"]) == (1, 3, 2)
+    assert lme["fill"]["memories"] == lme["corpus"]["longmemeval_turns"] and lme["fill"]["synthetic_memories"] == 0
+    assert one["fill"]["vectors"] > one["fill"]["memories"]  # sentence keys came with the turns
+    assert one["catch_up"]["memories"] == one["ack"]["add_many"]["memories"] + 3 == 33
+
+
+def test_timings_bytes_and_recall_are_measured(result: tuple[dict, Path]) -> None:
+    _, folder = result
+    small = json.loads((folder / "runs" / "sqlite-one-150.json").read_text())
+    big = json.loads((folder / "runs" / "sqlite-one-300.json").read_text())
+    for run in (small, big):
+        search = run["search"]
+        assert [p["n"] for p in search["passes"]] == [8, 8]
+        assert 0 < search["p50_ms"]["min"] <= search["p50_ms"]["median"]
+        assert all(p["p95_ms"] >= p["p50_ms"] > 0 for p in search["passes"])
+        assert search["query_embeddings_during_timing"] == 0
+        assert run["recall"]["recall_at_k"] == 1.0 and run["recall"]["dense_list"] == "exact"  # exact scan = truth
+        assert run["disk"]["bytes_per_memory"] == round(run["disk"]["bytes"] / run["fill"]["memories"], 1)
+        assert sum(run["disk"]["parts"].values()) <= run["disk"]["bytes"]
+        assert run["rss_mb"]["peak"] >= run["rss_mb"]["start"] > 0
+        assert run["fill"]["memories_per_s"] > 0 and run["catch_up"]["memories_per_s"] > 0
+    assert big["disk"]["bytes"] > small["disk"]["bytes"]
+    assert big["disk"]["vector_bytes"] > small["disk"]["vector_bytes"]
+
+
+def test_the_command_checks_its_options() -> None:
+    runner = CliRunner()
+    bad = runner.invoke(cli, ["bench", "scale", "--sizes", "ten"])
+    assert bad.exit_code != 0 and "not a size" in bad.output
+    bad = runner.invoke(cli, ["bench", "scale", "--layouts", "round"])
+    assert bad.exit_code != 0 and "--layouts" in bad.output
+    bad = runner.invoke(cli, ["bench", "scale", "--store", "postgresql"])
+    assert bad.exit_code != 0 and "--pg-url" in bad.output
