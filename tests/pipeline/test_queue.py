@@ -1,9 +1,8 @@
-"""The job queue through the Store port, on a real SQLite file: leases, stale claims, retries,
-erasure, statistics, and Memory.flush of one scope."""
+"""The job queue through the Store port, on a real SQLite file and a real PostgreSQL database:
+leases, stale claims, retries, erasure, statistics, and Memory.flush of one scope."""
 
 from __future__ import annotations
 
-import sqlite3
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
@@ -11,39 +10,41 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from tests.support.pipeline import DIM, expected_keys, job_rows, jobs_logged, queue, stored_keys
+from tests.support.pipeline import DIM, expected_keys, queue
+from tests.support.probe import Probe, Target
 
 from engramdb import Memory
 from engramdb.core.errors import EmbedderError
 from engramdb.core.jobs import EMBED_STAGE, JobSpec, StageOutput
 from engramdb.core.models import MemoryRecord, content_hash, utcnow
+from engramdb.core.ports import Store
 from engramdb.embedders.hashing import HashEmbedder
 from engramdb.engine.inputs import make_records as _records
 from engramdb.pipeline.embed import EmbedStage
 from engramdb.pipeline.worker import Worker, WorkerOptions
-from engramdb.stores.sqlite import SQLiteStore
+from engramdb.registry import open_store
 
 EMBEDDER = HashEmbedder(DIM)
 STAGES = [EMBED_STAGE]
 
 
 @pytest.fixture
-def path(tmp_path: Path) -> Path:
-    return tmp_path / "queue.db"
+def probe(db_target: Target) -> Probe:
+    return db_target.probe
 
 
 @pytest.fixture
-def store(path: Path) -> Iterator[SQLiteStore]:
-    s = SQLiteStore(path)
+def store(db_target: Target) -> Iterator[Store]:
+    s = open_store(db_target.db)
     yield s
     s.close()
 
 
-def _stage(store: SQLiteStore) -> EmbedStage:
+def _stage(store: Store) -> EmbedStage:
     return EmbedStage(lambda: EMBEDDER, store)
 
 
-def _output(store: SQLiteStore, records: Sequence[MemoryRecord]) -> StageOutput:
+def _output(store: Store, records: Sequence[MemoryRecord]) -> StageOutput:
     return _stage(store).run(records)
 
 
@@ -51,7 +52,7 @@ def _texts(n: int, prefix: str = "note") -> list[str]:
     return [f"{prefix} number {i} about the {['garden', 'harbour', 'violin', 'glacier'][i % 4]}" for i in range(n)]
 
 
-def test_a_claim_leases_jobs_to_one_worker(store: SQLiteStore) -> None:
+def test_a_claim_leases_jobs_to_one_worker(store: Store) -> None:
     records = queue(store, _texts(10))
     a = store.claim(STAGES, 4, worker="a", lease_s=60)
     b = store.claim(STAGES, 4, worker="b", lease_s=60)
@@ -66,7 +67,7 @@ def test_a_claim_leases_jobs_to_one_worker(store: SQLiteStore) -> None:
     assert store.open_jobs() == 10 and store.open_jobs(states=("running",)) == 10
 
 
-def test_an_expired_lease_makes_jobs_claimable_and_voids_the_old_claim(store: SQLiteStore, path: Path) -> None:
+def test_an_expired_lease_makes_jobs_claimable_and_voids_the_old_claim(store: Store, probe: Probe) -> None:
     records = queue(store, _texts(3))
     old = store.claim(STAGES, 10, worker="dead", lease_s=0.05)
     assert len(old) == 3 and store.claim(STAGES, 10, worker="b", lease_s=60) == []
@@ -76,27 +77,27 @@ def test_an_expired_lease_makes_jobs_claimable_and_voids_the_old_claim(store: SQ
     assert taken.memory_id == records[0].id and taken.attempts == 2 and taken.token != old[0].token
     # the first worker wakes up: it completes what is still its own, not the job taken over
     assert store.complete(old, _output(store, [j.record for j in old if j.record]), seconds=0.01) == 2
-    assert [r[2] for r in job_rows(path)] == [records[0].id]
-    assert stored_keys(path, records[0].id)[0] is None  # the stale claim wrote nothing for it
+    assert [r[2] for r in probe.job_rows()] == [records[0].id]
+    assert probe.stored_keys(records[0].id, DIM)[0] is None  # the stale claim wrote nothing for it
     assert store.complete([taken], _output(store, [taken.record] if taken.record else []), seconds=0.01) == 1
-    assert job_rows(path) == [] and jobs_logged(path) == 3
+    assert probe.job_rows() == [] and probe.jobs_logged() == 3
     for rec in records:
-        keys, model = stored_keys(path, rec.id)
+        keys, model = probe.stored_keys(rec.id, DIM)
         assert model == EMBEDDER.model_id
         np.testing.assert_allclose(keys, expected_keys(rec), atol=1e-6)
 
 
-def test_an_update_voids_the_claim_and_its_new_job_embeds_the_new_text(store: SQLiteStore, path: Path) -> None:
+def test_an_update_voids_the_claim_and_its_new_job_embeds_the_new_text(store: Store, probe: Probe) -> None:
     [rec] = queue(store, ["the boat is painted blue"])
     [job] = store.claim(STAGES, 10, worker="a", lease_s=60)
     output = _output(store, [job.record] if job.record else [])  # embedded from the old text
     new = store.replace(_changed(rec, "the boat is painted bright red"), None, None, [_job(rec)])
     assert store.complete([job], output, seconds=0.01) == 0  # stale token: nothing written, nothing deleted
-    assert stored_keys(path, rec.id)[0] is None
-    assert [(r[2], r[3], r[4]) for r in job_rows(path)] == [(rec.id, "pending", 0)]
+    assert probe.stored_keys(rec.id, DIM)[0] is None
+    assert [(r[2], r[3], r[4]) for r in probe.job_rows()] == [(rec.id, "pending", 0)]
     result = Worker(store, [_stage(store)], WorkerOptions(batch=8)).drain()
-    assert result.done == 1 and job_rows(path) == []
-    keys, _ = stored_keys(path, rec.id)
+    assert result.done == 1 and probe.job_rows() == []
+    keys, _ = probe.stored_keys(rec.id, DIM)
     np.testing.assert_allclose(keys, expected_keys(new), atol=1e-6)
     assert not np.allclose(keys[0], expected_keys(rec)[0])
 
@@ -104,16 +105,16 @@ def test_an_update_voids_the_claim_and_its_new_job_embeds_the_new_text(store: SQ
 class _UpdatedMidBatch:
     """The embed stage, while another writer (its own connection) updates a memory of the batch."""
 
-    def __init__(self, store: SQLiteStore, path: Path, target: MemoryRecord, content: str) -> None:
+    def __init__(self, store: Store, db: object, target: MemoryRecord, content: str) -> None:
         self.inner = _stage(store)
         self.name, self.version = self.inner.name, self.inner.version
-        self.path, self.target, self.content = path, target, content
+        self.db, self.target, self.content = db, target, content
         self.new: MemoryRecord | None = None
 
     def run(self, records: Sequence[MemoryRecord]) -> StageOutput:
         output = self.inner.run(records)
         if self.new is None:
-            other = SQLiteStore(self.path)
+            other = open_store(str(self.db))
             try:
                 self.new = other.replace(_changed(self.target, self.content), None, None, [_job(self.target)])
             finally:
@@ -121,52 +122,48 @@ class _UpdatedMidBatch:
         return output
 
 
-def test_an_update_while_the_job_runs_ends_with_vectors_of_the_new_content(store: SQLiteStore,
-                                                                           path: Path) -> None:
+def test_an_update_while_the_job_runs_ends_with_vectors_of_the_new_content(store: Store,
+                                                                           probe: Probe) -> None:
     records = queue(store, _texts(5))
-    stage = _UpdatedMidBatch(store, path, records[2], "an entirely different text about penguins")
+    stage = _UpdatedMidBatch(store, probe.target, records[2], "an entirely different text about penguins")
     result = Worker(store, [stage], WorkerOptions(batch=8)).drain()
     # five claimed in the first batch, one of them void (4 done), then the update's job
     assert (result.claimed, result.done) == (6, 5)
-    assert stage.new is not None and job_rows(path) == []
+    assert stage.new is not None and probe.job_rows() == []
     for rec in [*records[:2], stage.new, *records[3:]]:
-        keys, model = stored_keys(path, rec.id)
+        keys, model = probe.stored_keys(rec.id, DIM)
         assert model == EMBEDDER.model_id
         np.testing.assert_allclose(keys, expected_keys(rec), atol=1e-6)
-    con = sqlite3.connect(path)
-    old = con.execute("SELECT embedding FROM memories WHERE id = ? AND sys_to IS NOT NULL", (records[2].id,))
-    assert old.fetchall() == [(None,)]  # the old text's vectors were not written to any version
-    con.close()
+    assert probe.versions(records[2].id) == 2
+    assert probe.vector_rows()[records[2].id] == 1  # the old text's vectors were not written to any version
 
 
-def test_a_memory_superseded_before_its_job_ran_is_not_embedded_its_successor_is(store: SQLiteStore,
-                                                                                 path: Path) -> None:
+def test_a_memory_superseded_before_its_job_ran_is_not_embedded_its_successor_is(store: Store,
+                                                                                 probe: Probe) -> None:
     [old] = queue(store, ["I live in Porto"])
     [new] = _records("I moved to Lisbon", old.scope)
     store.supersede(old.id, old.scope, new, None, None, [_job(new)])
     assert Worker(store, [_stage(store)], WorkerOptions(batch=8)).drain().done == 2
-    assert job_rows(path) == [] and jobs_logged(path) == 2
-    con = sqlite3.connect(path)
-    assert con.execute("SELECT embedding FROM memories WHERE id = ?", (old.id,)).fetchall() == [(None,)]
-    con.close()
-    np.testing.assert_allclose(stored_keys(path, new.id)[0], expected_keys(new), atol=1e-6)
+    assert probe.job_rows() == [] and probe.jobs_logged() == 2
+    assert old.id not in probe.vector_rows()
+    np.testing.assert_allclose(probe.stored_keys(new.id, DIM)[0], expected_keys(new), atol=1e-6)
 
 
-def test_failures_back_off_then_fail_with_the_error_and_retry_starts_over(store: SQLiteStore,
-                                                                         path: Path) -> None:
+def test_failures_back_off_then_fail_with_the_error_and_retry_starts_over(store: Store,
+                                                                         probe: Probe) -> None:
     [rec] = queue(store, ["a record the embedder chokes on"])
     for attempt in (1, 2):
         [job] = store.claim(STAGES, 10, worker="a", lease_s=60)
         assert job.attempts == attempt
         assert store.fail_jobs([job], f"boom {attempt}", max_attempts=3, backoff=lambda n: 0.15 * n) == 0
-        [(_, _, _, state, attempts, error)] = job_rows(path)
+        [(_, _, _, state, attempts, error)] = probe.job_rows()
         assert (state, attempts, error) == ("pending", attempt, f"boom {attempt}")
         assert store.claim(STAGES, 10, worker="a", lease_s=60) == []  # backing off
         assert store.open_jobs() == 1  # still open: flush waits for it
         time.sleep(0.15 * attempt + 0.02)
     [job] = store.claim(STAGES, 10, worker="a", lease_s=60)
     assert store.fail_jobs([job], "boom 3", max_attempts=3, backoff=lambda n: 0.01) == 1
-    [(jid, _, mid, state, attempts, error)] = job_rows(path)
+    [(jid, _, mid, state, attempts, error)] = probe.job_rows()
     assert (mid, state, attempts, error) == (rec.id, "failed", 3, "boom 3")
     time.sleep(0.02)
     assert store.claim(STAGES, 10, worker="a", lease_s=60) == []
@@ -176,7 +173,7 @@ def test_failures_back_off_then_fail_with_the_error_and_retry_starts_over(store:
 
     assert store.retry_jobs(stage="other") == 0
     assert store.retry_jobs(ids=[jid]) == 1
-    assert [(r[3], r[4], r[5]) for r in job_rows(path)] == [("pending", 0, None)]
+    assert [(r[3], r[4], r[5]) for r in probe.job_rows()] == [("pending", 0, None)]
     assert store.retry_jobs() == 0  # nothing failed any more
     [job] = store.claim(STAGES, 10, worker="a", lease_s=60)
     assert job.attempts == 1
@@ -186,7 +183,7 @@ def test_failures_back_off_then_fail_with_the_error_and_retry_starts_over(store:
 class _Poisoned:
     """The embed stage, failing any batch that holds the poisoned text."""
 
-    def __init__(self, store: SQLiteStore) -> None:
+    def __init__(self, store: Store) -> None:
         self.inner = _stage(store)
         self.name, self.version = self.inner.name, self.inner.version
         self.batches: list[int] = []
@@ -198,7 +195,7 @@ class _Poisoned:
         return self.inner.run(records)
 
 
-def test_a_failed_batch_is_retried_one_job_at_a_time(store: SQLiteStore, path: Path) -> None:
+def test_a_failed_batch_is_retried_one_job_at_a_time(store: Store, probe: Probe) -> None:
     texts = _texts(6)
     texts[3] = "a poison pill of a text"
     records = queue(store, texts)
@@ -208,26 +205,26 @@ def test_a_failed_batch_is_retried_one_job_at_a_time(store: SQLiteStore, path: P
     # the batch of 6 fails; then each job alone: 5 pass, the poison fails again and is set aside
     assert stage.batches[0] == 6 and stage.batches[1:] == [1] * 6
     assert (result.done, result.failed) == (5, 1)
-    [(_, _, mid, state, attempts, error)] = job_rows(path)
+    [(_, _, mid, state, attempts, error)] = probe.job_rows()
     assert (mid, state, attempts) == (records[3].id, "failed", 2)
     assert error == "EmbedderError: the endpoint rejects this text"
     for rec in records:
-        keys, _ = stored_keys(path, rec.id)
+        keys, _ = probe.stored_keys(rec.id, DIM)
         assert (keys is None) == (rec is records[3])
     # jobs queued later are not held up by the failed one, and go out as one batch again
     more = queue(store, _texts(3, "later"))
     assert [j.memory_id for j in store.claim(STAGES, 10, worker="a", lease_s=60)] == [r.id for r in more]
 
 
-def test_release_gives_jobs_back_without_counting_an_attempt(store: SQLiteStore, path: Path) -> None:
+def test_release_gives_jobs_back_without_counting_an_attempt(store: Store, probe: Probe) -> None:
     queue(store, _texts(4))
     jobs = store.claim(STAGES, 4, worker="a", lease_s=60)
     store.release(jobs)
-    assert [(r[3], r[4]) for r in job_rows(path)] == [("pending", 0)] * 4
+    assert [(r[3], r[4]) for r in probe.job_rows()] == [("pending", 0)] * 4
     again = store.claim(STAGES, 4, worker="b", lease_s=60)
     assert len(again) == 4 and all(j.attempts == 1 for j in again)  # untried: still one batch
     store.release(jobs)  # the first claim is void: releasing it changes nothing
-    assert [(r[3], r[4]) for r in job_rows(path)] == [("running", 1)] * 4
+    assert [(r[3], r[4]) for r in probe.job_rows()] == [("running", 1)] * 4
 
 
 class _Interrupted:
@@ -237,14 +234,14 @@ class _Interrupted:
         raise KeyboardInterrupt
 
 
-def test_an_interrupted_worker_releases_its_batch(store: SQLiteStore, path: Path) -> None:
+def test_an_interrupted_worker_releases_its_batch(store: Store, probe: Probe) -> None:
     queue(store, _texts(3))
     with pytest.raises(KeyboardInterrupt):
         Worker(store, [_Interrupted()]).run_batch()
-    assert [(r[3], r[4]) for r in job_rows(path)] == [("pending", 0)] * 3
+    assert [(r[3], r[4]) for r in probe.job_rows()] == [("pending", 0)] * 3
 
 
-def test_delete_and_delete_scope_remove_the_jobs_of_what_they_erase(store: SQLiteStore, path: Path) -> None:
+def test_delete_and_delete_scope_remove_the_jobs_of_what_they_erase(store: Store, probe: Probe) -> None:
     kept = queue(store, _texts(2, "kept"), user_id="keep")
     gone = queue(store, _texts(3, "gone"), user_id="gone")
     doomed = queue(store, ["delete me please"], user_id="one")
@@ -256,20 +253,21 @@ def test_delete_and_delete_scope_remove_the_jobs_of_what_they_erase(store: SQLit
     store.delete(doomed[0].id)
     assert store.complete([claimed], _output(store, doomed), seconds=0.01) == 0  # its worker comes back late
     store.delete_scope(gone[0].scope)
-    rows = job_rows(path)
+    rows = probe.job_rows()
     assert sorted(r[2] for r in rows) == sorted(r.id for r in kept)
-    con = sqlite3.connect(path)
     for rec in [*doomed, *gone]:
-        assert con.execute("SELECT count(*) FROM memories WHERE id = ?", (rec.id,)).fetchone() == (0,)
-    con.close()
+        assert probe.versions(rec.id) == 0
+    if probe.pg:
+        return
     # nothing of the erased scope's ids is left in the file, job rows included (secure_delete)
     store.close()
+    path = Path(probe.target)
     raw = b"".join(p.read_bytes() for p in path.parent.glob(path.name + "*"))
     for rec in gone:
         assert rec.id.encode() not in raw
 
 
-def test_queue_stats_count_states_and_the_oldest_pending_job(store: SQLiteStore) -> None:
+def test_queue_stats_count_states_and_the_oldest_pending_job(store: Store) -> None:
     a = queue(store, _texts(3, "a"), user_id="a")
     time.sleep(0.01)
     b = queue(store, _texts(2, "b"), user_id="b")
@@ -297,8 +295,8 @@ def test_queue_stats_count_states_and_the_oldest_pending_job(store: SQLiteStore)
 
 
 @pytest.mark.parametrize("thread", [False, True], ids=["flush-works", "thread-works"])
-def test_flush_of_a_scope_waits_for_that_scope_only(path: Path, thread: bool) -> None:
-    with Memory(path, embedder="hash:64", close_timeout=0) as mem:
+def test_flush_of_a_scope_waits_for_that_scope_only(db_target: Target, thread: bool) -> None:
+    with Memory(db_target.db, embedder="hash:64", close_timeout=0) as mem:
         a = queue(mem.store, _texts(4, "a"), user_id="a")
         b = queue(mem.store, _texts(3, "b"), user_id="b")
         stuck = queue(mem.store, ["held by a worker that died"], user_id="c")
@@ -326,7 +324,7 @@ def _job(rec: MemoryRecord) -> JobSpec:
     return JobSpec(EMBED_STAGE, rec.id)
 
 
-def test_a_job_whose_workers_keep_dying_is_set_aside(store: SQLiteStore) -> None:
+def test_a_job_whose_workers_keep_dying_is_set_aside(store: Store, probe: Probe) -> None:
     [rec] = queue(store, ["this text kills its worker"], user_id="u")
     opts = WorkerOptions(max_attempts=3, lease_s=0.01)
     for _ in range(opts.max_attempts):  # three workers claim it and die before they finish
@@ -336,4 +334,4 @@ def test_a_job_whose_workers_keep_dying_is_set_aside(store: SQLiteStore) -> None
     assert (result.claimed, result.done, result.failed) == (1, 0, 1)
     [job] = store.list_jobs(state="failed")
     assert job.memory_id == rec.id and job.error is not None and "died 3 times" in job.error
-    assert stored_keys(store.path, rec.id, DIM) == (None, None)  # it was not run a fourth time
+    assert probe.stored_keys(rec.id, DIM) == (None, None)  # it was not run a fourth time

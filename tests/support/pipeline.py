@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+from tests.support.probe import Probe
 
 from engramdb.core.jobs import EMBED_STAGE, JobSpec
 from engramdb.core.models import MemoryRecord, Records, Scope
@@ -45,36 +46,13 @@ def expected_keys(record: MemoryRecord, embedder: HashEmbedder | None = None) ->
 
 def stored_keys(path: Path | str, memory_id: str, dim: int = DIM) -> tuple[np.ndarray | None, str | None]:
     """The current version's stored vectors (None when it has none) and their model."""
-    con = sqlite3.connect(path)
-    try:
-        row = con.execute("SELECT embedding, embed_model FROM memories WHERE id = ? AND sys_to IS NULL",
-                          (memory_id,)).fetchone()
-    finally:
-        con.close()
-    assert row is not None, f"no current version of {memory_id}"
-    blob, model = row
-    if blob is None:
-        return None, model
-    assert len(blob) % (4 * dim) == 0, f"{memory_id}: a BLOB of {len(blob)} bytes is not {dim}-wide rows"
-    return np.frombuffer(blob, dtype=np.float32).reshape(-1, dim), model
+    return Probe(path).stored_keys(memory_id, dim)
 
 
 def assert_embedded(path: Path | str, records: Sequence[MemoryRecord], dim: int = DIM) -> None:
     """Each record's current version holds exactly the keys the embed stage gives its text, made
     by the hash embedder (one read for all of them)."""
-    con = sqlite3.connect(path)
-    try:
-        stored = {mid: (blob, model) for mid, blob, model in con.execute(
-            "SELECT id, embedding, embed_model FROM memories WHERE sys_to IS NULL")}
-    finally:
-        con.close()
-    emb = HashEmbedder(dim)
-    for rec in records:
-        blob, model = stored[rec.id]
-        assert model == emb.model_id and blob is not None, rec.id
-        want = expected_keys(rec, emb)
-        assert len(blob) == want.nbytes, (rec.id, len(blob), want.shape)
-        np.testing.assert_allclose(np.frombuffer(blob, dtype=np.float32).reshape(want.shape), want, atol=1e-6)
+    Probe(path).assert_embedded(records, dim)
 
 
 def assert_healthy(path: Path | str) -> None:
@@ -89,20 +67,12 @@ def assert_healthy(path: Path | str) -> None:
 
 
 def job_rows(path: Path | str) -> list[tuple[object, ...]]:
-    con = sqlite3.connect(path)
-    try:
-        return con.execute("SELECT id, stage, memory_id, state, attempts, error FROM jobs ORDER BY id").fetchall()
-    finally:
-        con.close()
+    return Probe(path).job_rows()
 
 
 def jobs_logged(path: Path | str) -> int:
     """Jobs completed, as the job log counts them (one row per completed batch)."""
-    con = sqlite3.connect(path)
-    try:
-        return int(con.execute("SELECT coalesce(sum(jobs), 0) FROM job_log").fetchone()[0])
-    finally:
-        con.close()
+    return Probe(path).jobs_logged()
 
 
 class SlowEmbedder:

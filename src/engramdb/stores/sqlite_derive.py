@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from datetime import datetime
 from typing import Any, Protocol
 
 from engramdb.core.jobs import StageOutput
@@ -12,7 +13,8 @@ from engramdb.core.models import Action, MemoryRecord
 from engramdb.core.ports import Keys
 from engramdb.stores import sqlite_erasure as erasure
 from engramdb.stores import sqlite_jobs as queue
-from engramdb.stores.sqlite_sql import COLUMNS, record_from_row, ts
+from engramdb.stores.derive_rules import closing, merged_sources, supersedes
+from engramdb.stores.sqlite_sql import COLUMNS, dt, record_from_row
 
 
 class Writer(Protocol):
@@ -36,7 +38,7 @@ def apply(store: Writer, db: sqlite3.Connection, output: StageOutput, held: set[
     # reconciliation's verdicts are re-checked against the current rows here, under the write
     # lock: one about facts that changed since (superseded, merged, gone) does nothing
     for s in output.supersede:
-        _supersede(store, db, s.old_id, s.new_id, ts(s.valid_to), now)
+        _supersede(store, db, s.old_id, s.new_id, s.valid_to, now)
     dropped = []
     for m in output.merge:
         if _merge(store, db, m.kept_id, m.dropped_id, now):
@@ -51,40 +53,27 @@ def _current(db: sqlite3.Connection, memory_id: str) -> MemoryRecord | None:
     return record_from_row(row) if row is not None else None
 
 
-def _supersede(store: Writer, db: sqlite3.Connection, old_id: str, new_id: str, valid_to: float,
+def _supersede(store: Writer, db: sqlite3.Connection, old_id: str, new_id: str, valid_to: datetime,
                now: float) -> None:
     old, new = _current(db, old_id), _current(db, new_id)
-    if old is None or new is None or old.scope != new.scope or old.superseded_at is not None:
+    if old is None or not supersedes(old, new):
         return  # changed or gone since the stage looked: nothing to reconcile any more
-    valid_to = max(valid_to, ts(old.event_time))
+    until, after = closing(old, new_id, valid_to, now)
     db.execute("UPDATE memories SET sys_to = ?, superseded_at = ?, superseded_by = ?, valid_to = ? "
-               "WHERE id = ? AND sys_to IS NULL", (now, now, new_id, valid_to, old_id))
-    after = _closed(old.to_dict(), now, new_id, valid_to)
-    store._event(db, old_id, Action.SUPERSEDE, _dt(now), old.to_dict(), after)
+               "WHERE id = ? AND sys_to IS NULL", (now, now, new_id, until, old_id))
+    store._event(db, old_id, Action.SUPERSEDE, dt(now), old.to_dict(), after)
 
 
 def _merge(store: Writer, db: sqlite3.Connection, kept_id: str, dropped_id: str, now: float) -> bool:
-    kept, dropped = _current(db, kept_id), _current(db, dropped_id)
-    if kept is None or dropped is None or kept.scope != dropped.scope or kept_id == dropped_id \
-            or not dropped.provenance:
-        return False  # gone or changed meanwhile; and what a caller added is never merged away
-    sources = list(dict.fromkeys([*kept.provenance, *dropped.provenance]))
+    kept = _current(db, kept_id)
+    sources = merged_sources(kept, _current(db, dropped_id))
+    if kept is None or sources is None:
+        return False
     if sources != list(kept.provenance):
         rowid = db.execute("SELECT rowid FROM memories WHERE id = ? AND sys_to IS NULL", (kept_id,)).fetchone()[0]
         db.execute("UPDATE memories SET provenance = ? WHERE rowid = ?", (json.dumps(sources), rowid))
         db.executemany("INSERT INTO memory_sources (ref, source_id) VALUES (?, ?)",
                        [(rowid, s) for s in sources if s not in kept.provenance])
-        store._event(db, kept_id, Action.UPDATE, _dt(now), kept.to_dict(),
+        store._event(db, kept_id, Action.UPDATE, dt(now), kept.to_dict(),
                      {**kept.to_dict(), "provenance": sources, "merged": dropped_id})
     return True
-
-
-def _closed(before: dict[str, Any], now: float, new_id: str, valid_to: float) -> dict[str, Any]:
-    return {**before, "superseded_at": _dt(now).isoformat(), "superseded_by": new_id,
-            "valid_to": _dt(valid_to).isoformat()}
-
-
-def _dt(value: float) -> Any:
-    from datetime import UTC, datetime
-
-    return datetime.fromtimestamp(value, tz=UTC)

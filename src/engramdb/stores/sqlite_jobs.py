@@ -16,10 +16,10 @@ from datetime import datetime
 
 from engramdb.core.jobs import Job, JobInfo, JobSpec, JobState, StageOutput, StageStats
 from engramdb.core.models import Scope
+from engramdb.stores.jobs_common import LOG_KEEP_S, failure_plan, stage_stats
 from engramdb.stores.sqlite_sql import COLUMNS, dt, record_from_row, scope_clause
 from engramdb.stores.vector_index import to_blob
 
-LOG_KEEP_S = 3600.0  # job_log rows older than this are dropped
 CHUNK = 500
 _READY = "((j.state = 'pending' AND j.run_after <= ?) OR (j.state = 'running' AND j.lease_until < ?))"
 
@@ -130,16 +130,12 @@ def fail(db: sqlite3.Connection, jobs: Sequence[Job], error: str, *, now: float,
          backoff: Callable[[int], float]) -> int:
     """A batch failed: each job still held goes back to the queue after a backoff, or is set
     aside as failed (with the error) once it has had ``max_attempts``. Returns how many failed."""
-    failed = 0
-    for job in held(db, jobs):
-        if job.attempts >= max_attempts:
-            db.execute("UPDATE jobs SET state = 'failed', error = ?, lease_until = NULL, token = NULL "
-                       "WHERE id = ?", (error, job.id))
-            failed += 1
-        else:
-            db.execute("UPDATE jobs SET state = 'pending', error = ?, run_after = ?, lease_until = NULL, "
-                       "token = NULL WHERE id = ?", (error, now + backoff(job.attempts), job.id))
-    return failed
+    failed, retried = failure_plan(held(db, jobs), now=now, max_attempts=max_attempts, backoff=backoff)
+    db.executemany("UPDATE jobs SET state = 'failed', error = ?, lease_until = NULL, token = NULL WHERE id = ?",
+                   [(error, jid) for jid in failed])
+    db.executemany("UPDATE jobs SET state = 'pending', error = ?, run_after = ?, lease_until = NULL, token = NULL "
+                   "WHERE id = ?", [(error, at, jid) for at, jid in retried])
+    return len(failed)
 
 
 def release(db: sqlite3.Connection, jobs: Sequence[Job]) -> None:
@@ -171,31 +167,15 @@ def open_count(db: sqlite3.Connection, scope: Scope | None, stages: Sequence[str
 
 def stats(db: sqlite3.Connection, scope: Scope | None, now: float) -> list[StageStats]:
     where, params = _in_scope(scope)
-    counts: dict[str, dict[str, int]] = {}
-    oldest: dict[str, float] = {}
-    for stage, state, n, first in db.execute(
-            f"SELECT j.stage, j.state, count(*), min(j.enqueued_at) FROM jobs j WHERE {where} "
-            "GROUP BY j.stage, j.state", params):
-        counts.setdefault(stage, {})[state] = int(n)
-        if state in ("pending", "running"):
-            oldest[stage] = min(oldest.get(stage, first), first)
+    states = db.execute(f"SELECT j.stage, j.state, count(*), min(j.enqueued_at) FROM jobs j WHERE {where} "
+                        "GROUP BY j.stage, j.state", params).fetchall()
     # SQLite takes a bare column from the row that max() picked: the newest failed job's error
     errors = {stage: error for stage, error, _ in db.execute(
         f"SELECT j.stage, j.error, max(j.id) FROM jobs j WHERE j.state = 'failed' AND {where} GROUP BY j.stage",
         params)}
-    log: dict[str, tuple[int, int, float]] = {}
-    for stage, minute, hour, busy in db.execute(
-            "SELECT stage, sum(CASE WHEN at >= ? THEN jobs ELSE 0 END), sum(jobs), sum(seconds) "
-            "FROM job_log WHERE at >= ? GROUP BY stage", (now - 60.0, now - LOG_KEEP_S)):
-        log[stage] = (int(minute or 0), int(hour or 0), float(busy or 0.0))
-    out = []
-    for stage in sorted(set(counts) | set(log)):
-        c = counts.get(stage, {})
-        minute, hour, busy = log.get(stage, (0, 0, 0.0))
-        out.append(StageStats(stage, c.get("pending", 0), c.get("running", 0), c.get("failed", 0),
-                              dt(oldest[stage]) if stage in oldest else None, minute, hour, busy,
-                              errors.get(stage)))
-    return out
+    log = db.execute("SELECT stage, sum(CASE WHEN at >= ? THEN jobs ELSE 0 END), sum(jobs), sum(seconds) "
+                     "FROM job_log WHERE at >= ? GROUP BY stage", (now - 60.0, now - LOG_KEEP_S)).fetchall()
+    return stage_stats(states, errors, log)
 
 
 def list_jobs(db: sqlite3.Connection, state: JobState | None, stage: str | None, limit: int) -> list[JobInfo]:
