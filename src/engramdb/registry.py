@@ -13,6 +13,7 @@ import os
 from pathlib import Path
 
 from engramdb.core.errors import ConfigError, NotFoundError
+from engramdb.core.grants import KeyStore
 from engramdb.core.ports import LLM, Embedder, Store
 
 ENV_DB = "ENGRAM_DB"
@@ -37,7 +38,7 @@ def open_store(path_or_url: str | Path | None, *, must_exist: bool = False) -> S
     """``must_exist``: a database that is not there is a NotFoundError (reads), not a new file."""
     target = resolve_db(path_or_url)
     text = str(target)
-    if text.startswith(("postgres://", "postgresql://")):
+    if _is_postgres(text):
         return _open_postgres(text, must_exist=must_exist)
     target = _sqlite_path(text)
     if must_exist and str(target) != ":memory:" and not Path(target).is_file():
@@ -51,7 +52,7 @@ def migrate(path_or_url: str | Path | None) -> list[str]:
     """Apply the pending schema migrations of a database (creating it when it is a new SQLite
     file); returns the migration files applied, in order."""
     text = str(resolve_db(path_or_url))
-    if text.startswith(("postgres://", "postgresql://")):
+    if _is_postgres(text):
         try:
             from engramdb.stores.pg_conn import migrate_url
         except ImportError as exc:
@@ -101,21 +102,31 @@ def open_embedder(spec: str | None = None, *, threads: int | None = None) -> Emb
     raise ConfigError(f"unknown embedder {spec!r}; use local, hash[:DIM] or openai:MODEL")
 
 
+def _is_postgres(text: str) -> bool:
+    return text.startswith(("postgres://", "postgresql://"))
+
+
 def _sqlite_base(path_or_url: str | Path | None) -> Path:
     text = str(resolve_db(path_or_url))
-    if text.startswith(("postgres://", "postgresql://")) or ("://" in text and not text.startswith("sqlite:///")):
-        raise ConfigError(f"serving needs a SQLite path in this version, got {text!r}")
+    if "://" in text and not text.startswith("sqlite:///"):
+        raise ConfigError(f"serving needs a SQLite path or a postgresql:// URL, got {text!r}")
     if text == ":memory:":
         raise ConfigError("serving needs a database file, not :memory:")
     return Path(text.removeprefix("sqlite:///"))
 
 
-def tenant_db(path_or_url: str | Path | None, tenant: str) -> Path:
-    """Where a tenant's memories live: the default tenant in the database itself, every other
-    tenant in a file of its own beside it (``memory.db`` -> ``memory.tenants/acme.db``), so no
-    query, index or term statistic is ever shared between tenants."""
+def tenant_db(path_or_url: str | Path | None, tenant: str) -> str | Path:
+    """Where a tenant's memories live, so that no query, index or term statistic is ever shared
+    between tenants: with SQLite, the default tenant in the database itself and every other
+    tenant in a file of its own beside it (``memory.db`` -> ``memory.tenants/acme.db``); with
+    PostgreSQL, a schema of its own in the same database (stores/pg_tenants.py)."""
     from engramdb.core.grants import DEFAULT_TENANT, check_tenant
 
+    text = str(resolve_db(path_or_url))
+    if _is_postgres(text):
+        from engramdb.stores.pg_tenants import tenant_url
+
+        return tenant_url(text, tenant)
     base = _sqlite_base(path_or_url)
     if check_tenant(tenant) == DEFAULT_TENANT:
         return base
@@ -123,9 +134,22 @@ def tenant_db(path_or_url: str | Path | None, tenant: str) -> Path:
 
 
 def keys_path(path_or_url: str | Path | None) -> Path:
-    """The API key file that belongs to a database (``memory.db`` -> ``memory.keys.db``)."""
+    """The API key file that belongs to a SQLite database (``memory.db`` -> ``memory.keys.db``)."""
     base = _sqlite_base(path_or_url)
     return base.with_name(base.stem + ".keys.db")
+
+
+def open_keys(path_or_url: str | Path | None) -> KeyStore:
+    """The API keys of a database: ``<db>.keys.db`` beside a SQLite file, the table
+    ``engram_api_keys`` inside a PostgreSQL database (shared by every server on it)."""
+    text = str(resolve_db(path_or_url))
+    if _is_postgres(text):
+        from engramdb.stores.pg_keys import PgKeyRing
+
+        return PgKeyRing(text)
+    from engramdb.stores.sqlite_keys import KeyRing
+
+    return KeyRing(keys_path(path_or_url))
 
 
 def open_llm(spec: str | None = None) -> LLM | None:

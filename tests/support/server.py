@@ -14,9 +14,9 @@ from pathlib import Path
 import httpx
 import uvicorn
 
-from engramdb.registry import keys_path
+from engramdb.core.grants import KeyStore
+from engramdb.registry import open_keys
 from engramdb.server.app import ServerConfig, create_app
-from engramdb.stores.sqlite_keys import KeyRing
 
 
 def free_port() -> int:
@@ -28,11 +28,11 @@ def free_port() -> int:
 @dataclass
 class LiveServer:
     url: str
-    db: Path
+    db: Path | str  # a SQLite file or a postgresql:// URL
 
-    def keys(self) -> KeyRing:
-        """The server's key file (create keys here; the server sees them within a second)."""
-        return KeyRing(keys_path(self.db))
+    def keys(self) -> KeyStore:
+        """The server's keys (create keys here; the server sees them within a second)."""
+        return open_keys(self.db)
 
     def client(self, key: str | None = None, timeout: float = 30.0) -> httpx.Client:
         headers = {"Authorization": f"Bearer {key}"} if key else {}
@@ -40,7 +40,7 @@ class LiveServer:
 
 
 @contextmanager
-def live_server(db: Path, *, embedder: str = "hash:64", **config: object) -> Iterator[LiveServer]:
+def live_server(db: Path | str, *, embedder: str = "hash:64", **config: object) -> Iterator[LiveServer]:
     app = create_app(ServerConfig(db=db, embedder=embedder, **config))  # type: ignore[arg-type]
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",

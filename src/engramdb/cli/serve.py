@@ -27,11 +27,10 @@ def serve(db: str | None, embedder: str | None, host: str, port: int, worker_thr
     """Serve the HTTP API (/v1, OpenAPI at /openapi.json), the web inspector (/ui) and /metrics."""
     import uvicorn
 
-    from engramdb.registry import keys_path
+    from engramdb.registry import open_keys
     from engramdb.server.app import ServerConfig, create_app
-    from engramdb.stores.sqlite_keys import KeyRing
 
-    ring = KeyRing(keys_path(db))
+    ring = open_keys(db)
     active = ring.active()
     ring.close()
     if not active and not is_loopback(host):
@@ -48,7 +47,8 @@ def serve(db: str | None, embedder: str | None, host: str, port: int, worker_thr
 
 @click.group()
 def keys() -> None:
-    """API keys of a database (stored hashed in <db>.keys.db; a secret is shown once)."""
+    """API keys of a database (stored hashed in <db>.keys.db, or in a PostgreSQL database's own
+    engram_api_keys table; a secret is shown once)."""
 
 
 def _db_option(fn: click.decorators.FC) -> click.decorators.FC:
@@ -59,7 +59,8 @@ def _db_option(fn: click.decorators.FC) -> click.decorators.FC:
 @keys.command("create")
 @_db_option
 @click.option("--tenant", default=DEFAULT_TENANT, show_default=True,
-              help="The tenant the key belongs to (its own database; 'default' is --db itself).")
+              help="The tenant the key belongs to (its own database file, or PostgreSQL schema; "
+                   "'default' is --db itself).")
 @click.option("--user", "users", multiple=True, metavar="U", help="Only this user_id (repeatable).")
 @click.option("--agent", "agents", multiple=True, metavar="A", help="Only this agent_id (repeatable).")
 @click.option("--read-only", is_flag=True, help="Reads only: search, list, get, history, export, status.")
@@ -69,10 +70,9 @@ def create_key(db: str | None, tenant: str, users: tuple[str, ...], agents: tupl
                name: str | None, as_json: bool) -> None:
     """Create a key and print its secret (shown once): only the secret on stdout, so that
     KEY=$(engram keys create ...) works; --json gives the key's record with it."""
-    from engramdb.registry import keys_path
-    from engramdb.stores.sqlite_keys import KeyRing
+    from engramdb.registry import open_keys
 
-    ring = KeyRing(keys_path(db))
+    ring = open_keys(db)
     try:
         key, secret = ring.create(tenant, users=list(users) or None, agents=list(agents) or None,
                                   read_only=read_only, name=name)
@@ -91,10 +91,9 @@ def create_key(db: str | None, tenant: str, users: tuple[str, ...], agents: tupl
 @click.option("--json", "as_json", is_flag=True)
 def list_keys(db: str | None, as_json: bool) -> None:
     """Keys (never their secrets), revoked ones included."""
-    from engramdb.registry import keys_path
-    from engramdb.stores.sqlite_keys import KeyRing
+    from engramdb.registry import open_keys
 
-    ring = KeyRing(keys_path(db))
+    ring = open_keys(db)
     try:
         found = ring.list()
     finally:
@@ -114,10 +113,9 @@ def list_keys(db: str | None, as_json: bool) -> None:
 @_db_option
 def revoke_key(key_id: str, db: str | None) -> None:
     """Revoke a key: the next request with it is refused (401)."""
-    from engramdb.registry import keys_path
-    from engramdb.stores.sqlite_keys import KeyRing
+    from engramdb.registry import open_keys
 
-    ring = KeyRing(keys_path(db))
+    ring = open_keys(db)
     try:
         ring.revoke(key_id)
     finally:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from engramdb.core.errors import ForbiddenError, ValidationError
 
@@ -80,3 +80,30 @@ class ApiKey:
         del grant["key_id"]
         return {"id": self.id, "name": self.name, **grant, "created_at": self.created_at.isoformat(),
                 "revoked_at": self.revoked_at.isoformat() if self.revoked_at else None}
+
+
+class KeyStore(Protocol):
+    """Where a database's API keys live (a SQLite key file, or a table of a PostgreSQL database)."""
+
+    def create(self, tenant: str, *, users: list[str] | None = None, agents: list[str] | None = None,
+               read_only: bool = False, name: str | None = None) -> tuple[ApiKey, str]:
+        """A new key and its secret (shown once: only its hash is kept)."""
+        ...
+
+    def get(self, key_id: str) -> ApiKey: ...
+
+    def list(self, *, include_revoked: bool = True) -> list[ApiKey]: ...
+
+    def revoke(self, key_id: str) -> ApiKey: ...
+
+    def active(self) -> int: ...
+
+    def issued(self) -> int:
+        """Keys ever created, revoked ones included."""
+        ...
+
+    def verify(self, secret: str) -> Grant | None:
+        """The grant of a live key, or None for an unknown, malformed or revoked one."""
+        ...
+
+    def close(self) -> None: ...

@@ -16,7 +16,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 
 from engramdb.core.errors import StoreError
 from engramdb.core.ports import Embedder
-from engramdb.registry import keys_path, open_embedder
+from engramdb.registry import open_embedder, open_keys
 from engramdb.server import errors
 from engramdb.server.auth import Gate
 from engramdb.server.metrics import Metrics
@@ -26,7 +26,6 @@ from engramdb.server.routes_maintain import router as maintain
 from engramdb.server.routes_memories import router as memories
 from engramdb.server.routes_pipeline import router as pipeline
 from engramdb.server.tenants import OPEN_TENANTS, TenantPool
-from engramdb.stores.sqlite_keys import KeyRing
 
 log = logging.getLogger("engramdb.server")
 MAX_BODY = 8 * 1024 * 1024  # one add holds at most 1 MB of content; imports are bigger
@@ -34,7 +33,7 @@ MAX_BODY = 8 * 1024 * 1024  # one add holds at most 1 MB of content; imports are
 
 @dataclass(frozen=True)
 class ServerConfig:
-    db: str | Path | None = None  # the default tenant's database; other tenants live beside it
+    db: str | Path | None = None  # the default tenant's database; other tenants beside it (or in schemas)
     embedder: str | Embedder | None = None
     max_body_bytes: int = MAX_BODY
     open_tenants: int = OPEN_TENANTS
@@ -45,7 +44,7 @@ class ServerConfig:
 
 def create_app(config: ServerConfig | None = None) -> FastAPI:
     config = config or ServerConfig()
-    keys = KeyRing(keys_path(config.db))
+    keys = open_keys(config.db)
     embedder = config.embedder if config.embedder is not None and not isinstance(config.embedder, str) \
         else open_embedder(config.embedder)
     pool = TenantPool(config.db, embedder, size=config.open_tenants, close_timeout=config.close_timeout,

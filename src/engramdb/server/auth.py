@@ -8,8 +8,7 @@ from dataclasses import dataclass, field
 from fastapi import Request
 
 from engramdb.core.errors import AuthError
-from engramdb.core.grants import DEFAULT_TENANT, Grant
-from engramdb.stores.sqlite_keys import KeyRing
+from engramdb.core.grants import DEFAULT_TENANT, Grant, KeyStore
 
 OPEN_GRANT = Grant(tenant=DEFAULT_TENANT)
 _CACHE_SECONDS = 1.0
@@ -22,7 +21,7 @@ class Gate:
     created, the server is open to its own machine only (``engram serve`` refuses a
     non-loopback address then)."""
 
-    keys: KeyRing
+    keys: KeyStore
     _issued: int = 0
     _checked: float = field(default=-1e9)
 

@@ -26,7 +26,7 @@ from engramdb.core.errors import ConflictError, EngramError, NotFoundError, Stor
 
 Cursor = psycopg.Cursor[tuple[Any, ...]]
 POOL_SIZE = 8
-WRITE_LOCK = 0x656E6772  # pg_advisory_xact_lock key of the store's writers ("engr")
+WRITE_LOCK = 0x656E6772  # pg_advisory_xact_lock (class, key) of the store's writers ("engr", schema)
 MIGRATE_LOCK = 0x656E6D69  # key of migrations ("enmi"), so concurrent openers do not race
 _MIGRATIONS_TABLE = """CREATE TABLE IF NOT EXISTS engram_migrations (
     version integer PRIMARY KEY, name text NOT NULL, applied_at double precision NOT NULL)"""
@@ -55,7 +55,7 @@ def translate(exc: BaseException, where: str) -> EngramError:
     return StoreError(f"{where}: {exc}")
 
 
-def _safe_url(url: str) -> str:
+def safe_url(url: str) -> str:
     """The URL without its password, for messages."""
     head, sep, tail = url.rpartition("@")
     if not sep:
@@ -90,7 +90,17 @@ def migrate_url(url: str, *, create: bool = True) -> list[str]:
         with psycopg.connect(url, autocommit=True) as conn, conn.transaction(), conn.cursor() as cur:
             return _apply(cur, create)
     except psycopg.Error as exc:
-        raise translate(exc, _safe_url(url)) from exc
+        raise translate(exc, safe_url(url)) from exc
+
+
+def _schema_key(url: str) -> int:
+    """A 32-bit advisory lock key naming the schema ``url``'s sessions write to."""
+    try:
+        with psycopg.connect(url, autocommit=True) as conn:
+            row = conn.execute("SELECT hashtext(current_schema())").fetchone()
+    except psycopg.Error as exc:
+        raise translate(exc, safe_url(url)) from exc
+    return int(row[0]) if row else 0
 
 
 class Connection:
@@ -98,8 +108,10 @@ class Connection:
 
     def __init__(self, url: str, *, create: bool = True, pool_size: int = POOL_SIZE) -> None:
         self.url = url
-        self.name = _safe_url(url)
+        self.name = safe_url(url)
         migrate_url(url, create=create)
+        # writers of one store (one schema: one tenant) serialise; other tenants' writers do not wait
+        self._write_key = _schema_key(url)
         self.pool: ConnectionPool[psycopg.Connection[tuple[Any, ...]]] = ConnectionPool(
             url, min_size=1, max_size=pool_size, kwargs={"autocommit": True}, configure=register_vector,
             open=True, name="engramdb", num_workers=1)
@@ -119,7 +131,7 @@ class Connection:
         try:
             with self.pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
                 if serialize:
-                    cur.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
+                    cur.execute("SELECT pg_advisory_xact_lock(%s, %s)", (WRITE_LOCK, self._write_key))
                 self._local.cursor = cur
                 try:
                     yield cur

@@ -4,19 +4,17 @@ no slow hash), each bound to a tenant and optionally to users / agents and to re
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import json
-import secrets
 import sqlite3
 import threading
 from datetime import UTC, datetime
 from pathlib import Path
 
-from engramdb.core.errors import NotFoundError, StoreError, ValidationError
-from engramdb.core.grants import ApiKey, Grant, check_tenant
+from engramdb.core.errors import NotFoundError, StoreError
+from engramdb.core.grants import ApiKey, Grant
+from engramdb.stores.keys_common import COLUMNS as _COLS
+from engramdb.stores.keys_common import PREFIX, grant_of, key_from_row, new_key_row, plausible, secret_hash
 
-PREFIX = "engram_"
+__all__ = ["PREFIX", "KeyRing"]
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS api_keys (
     id TEXT PRIMARY KEY,
@@ -30,18 +28,6 @@ CREATE TABLE IF NOT EXISTS api_keys (
     revoked_at TEXT
 )
 """
-
-
-def _hash(secret: str) -> str:
-    return hashlib.sha256(secret.encode("utf-8", "surrogatepass")).hexdigest()
-
-
-def _names(values: list[str] | None, what: str) -> str | None:
-    if values is None:
-        return None
-    if not values or any(not isinstance(v, str) or not v.strip() or len(v) > 200 for v in values):
-        raise ValidationError(f"{what}: give one or more non-empty names of at most 200 characters")
-    return json.dumps(sorted(set(values)))
 
 
 class KeyRing:
@@ -61,17 +47,11 @@ class KeyRing:
     def create(self, tenant: str, *, users: list[str] | None = None, agents: list[str] | None = None,
                read_only: bool = False, name: str | None = None) -> tuple[ApiKey, str]:
         """A new key; returns it and its secret, which is not kept and cannot be shown again."""
-        check_tenant(tenant)
-        if name is not None and (not name.strip() or len(name) > 200):
-            raise ValidationError("a key's name must be 1-200 characters")
-        key_id = secrets.token_hex(6)
-        secret = f"{PREFIX}{key_id}_{secrets.token_urlsafe(32)}"
-        now = datetime.now(UTC).isoformat()
-        row = (key_id, _hash(secret), name, tenant, _names(users, "users"), _names(agents, "agents"),
-               int(read_only), now)
+        row, secret = new_key_row(tenant, users=users, agents=agents, read_only=read_only, name=name)
         with self._lock, self._tx():
             self._db.execute("INSERT INTO api_keys (id, secret_sha256, name, tenant, users, agents, read_only, "
                              "created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", row)
+        key_id = str(row[0])
         return self.get(key_id), secret
 
     def get(self, key_id: str) -> ApiKey:
@@ -79,13 +59,13 @@ class KeyRing:
             row = self._db.execute(f"SELECT {_COLS} FROM api_keys WHERE id = ?", (key_id,)).fetchone()
         if row is None:
             raise NotFoundError(f"no API key {key_id!r}")
-        return _key(row)
+        return key_from_row(row)
 
     def list(self, *, include_revoked: bool = True) -> list[ApiKey]:
         where = "" if include_revoked else " WHERE revoked_at IS NULL"
         with self._lock:
             rows = self._db.execute(f"SELECT {_COLS} FROM api_keys{where} ORDER BY created_at, id").fetchall()
-        return [_key(r) for r in rows]
+        return [key_from_row(r) for r in rows]
 
     def revoke(self, key_id: str) -> ApiKey:
         with self._lock, self._tx():
@@ -106,15 +86,13 @@ class KeyRing:
 
     def verify(self, secret: str) -> Grant | None:
         """The grant of a live key, or None for an unknown, malformed or revoked one."""
-        if not secret.startswith(PREFIX) or len(secret) > 200:
+        if not plausible(secret):
             return None
-        digest = _hash(secret)
+        digest = secret_hash(secret)
         with self._lock:
             row = self._db.execute(f"SELECT {_COLS}, secret_sha256 FROM api_keys WHERE secret_sha256 = ?",
                                    (digest,)).fetchone()
-        if row is None or not hmac.compare_digest(row[-1], digest) or row[7] is not None:
-            return None
-        return _key(row[:-1]).grant
+        return grant_of(row, digest)
 
     def close(self) -> None:
         with self._lock:
@@ -133,16 +111,3 @@ class _Tx:
 
     def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
         self.db.execute("COMMIT" if exc_type is None else "ROLLBACK")
-
-
-_COLS = "id, name, tenant, users, agents, read_only, created_at, revoked_at"
-
-
-def _key(row: tuple[object, ...]) -> ApiKey:
-    key_id, name, tenant, users, agents, read_only, created, revoked = row
-    grant = Grant(tenant=str(tenant), users=frozenset(json.loads(str(users))) if users is not None else None,
-                  agents=frozenset(json.loads(str(agents))) if agents is not None else None,
-                  read_only=bool(read_only), key_id=str(key_id))
-    return ApiKey(id=str(key_id), name=str(name) if name is not None else None, grant=grant,
-                  created_at=datetime.fromisoformat(str(created)),
-                  revoked_at=datetime.fromisoformat(str(revoked)) if revoked is not None else None)
