@@ -70,15 +70,6 @@ def replace_vectors(cur: Cursor, refs: Sequence[int], keys: Keys, model_id: str,
         write_vectors(cur, ref, keys, model_id)
 
 
-def read_keys(cur: Cursor, ref: int) -> Keys | None:
-    """The stored vectors of one row, shape (1 + n, dim), or None."""
-    cur.execute("SELECT embedding FROM vectors WHERE ref = %s ORDER BY key_no", (ref,))
-    rows = [r[0] for r in cur.fetchall()]
-    if not rows:
-        return None
-    return np.stack([np.asarray(v, dtype=np.float32) for v in rows])
-
-
 def next_seq(cur: Cursor) -> int:
     """The next embed sequence number (one per transaction that writes vectors)."""
     cur.execute("UPDATE meta SET value = value + 1 WHERE key = 'embed_seq' RETURNING value")

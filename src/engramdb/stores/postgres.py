@@ -20,11 +20,10 @@ from engramdb.core.models import Action, Events, HistoryEvent, MemoryRecord, Rec
 from engramdb.core.ports import Keys, ReadSpec
 from engramdb.stores import pg_erasure as erasure
 from engramdb.stores import pg_records as rows
+from engramdb.stores import pg_restore
 from engramdb.stores.pg_conn import Connection, Cursor
 from engramdb.stores.pg_sql import COLUMNS, scope_clause, visibility_clause
-from engramdb.stores.pg_queue import PgQueueMethods
-from engramdb.stores.pg_retention import PgRetentionMethods
-from engramdb.stores.pg_stubs import PgSearchMethods
+from engramdb.stores.pg_stubs import PgQueueMethods, PgRetentionMethods, PgSearchMethods
 from engramdb.stores.sql_common import dt, record_from_row, supersession, ts
 
 
@@ -144,7 +143,20 @@ class PostgresStore(PgSearchMethods, PgQueueMethods, PgRetentionMethods):
         model_id: str | None,
         jobs: Sequence[JobSpec] = (),
     ) -> int:
-        raise StoreError("PostgresStore.restore is not implemented yet")
+        """See restore_plan.py for the rules; everything is checked before anything is written."""
+        with self.conn.write() as cur:
+            seq = self._seq_for(cur, vectors)
+            inserted = 0
+
+            def insert(rec: MemoryRecord, keys: Keys | None, sys_to: float | None) -> None:
+                nonlocal inserted
+                self._insert(cur, rec, keys, model_id, seq, sys_to)
+                inserted += 1
+
+            written = pg_restore.restore(cur, records, events, vectors, insert)
+            self._enqueue_jobs(cur, [j for j in jobs if j.memory_id in written], ts(utcnow()))
+            rows.bump(cur)
+        return inserted
 
     # ---- reads --------------------------------------------------------------
 
@@ -252,7 +264,8 @@ def _when(value: float) -> Any:
 
 
 def _provided(cls: type) -> frozenset[str]:
-    return frozenset(c for base in cls.__mro__ for c in vars(base).get("PROVIDES", ()))
+    """The parts that are real: the record side (this module) and each mixin's PROVIDES."""
+    return frozenset({"records", *(c for base in cls.__mro__ for c in vars(base).get("PROVIDES", ()))})
 
 
 PostgresStore.capabilities = _provided(PostgresStore)

@@ -1,4 +1,4 @@
-"""Import of an export into the SQLite store: every line is checked before anything is written.
+"""Import of an export into a SQL store: every line is checked before anything is written.
 
 The rules (``Store.restore``), all checked inside the write transaction, so
 nothing of a file is written unless all of it can be:
@@ -21,12 +21,14 @@ nothing of a file is written unless all of it can be:
 
 Rows are written in the order they were first written (system time), so the
 copy's rowids, and every tie broken by them, follow the original's.
+
+The plan is the same for every store; a store hands in how to read what it holds
+(:class:`Stored`): sqlite_restore.py, pg_restore.py.
 """
 
 from __future__ import annotations
 
-import sqlite3
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from itertools import pairwise
@@ -34,9 +36,8 @@ from typing import Any
 
 from engramdb.core.errors import ConflictError, ValidationError
 from engramdb.core.models import Action, HistoryEvent, MemoryRecord, Scope
-from engramdb.stores.sqlite_sql import COLUMNS, record_from_row, ts
+from engramdb.stores.sql_common import ts
 
-_CHUNK = 500  # stays under SQLite's bound-parameter limit
 _EPS = 1e-6  # seconds: system times compare equal after a round trip through ISO text
 
 
@@ -62,6 +63,15 @@ class Plan:
 
 
 @dataclass
+class Stored:
+    """What the store holds: ``versions(ids)`` -> {id: {version: (record, sys_to)}};
+    ``events(ids)`` -> {event id: (memory id, action)}."""
+
+    versions: Callable[[Sequence[str]], dict[str, dict[int, tuple[MemoryRecord, float | None]]]]
+    events: Callable[[Sequence[str]], dict[str, tuple[str, str]]]
+
+
+@dataclass
 class _Version:
     record: MemoryRecord
     index: int | None = None  # position in the input; None: only in the store
@@ -69,12 +79,12 @@ class _Version:
     stored: bool = False
 
 
-def plan_restore(db: sqlite3.Connection, records: Sequence[MemoryRecord],
-                 events: Sequence[HistoryEvent]) -> Plan:
+def plan_restore(db: Stored, records: Sequence[MemoryRecord], events: Sequence[HistoryEvent]) -> Plan:
     """Check an import against itself and the store; raise before anything is written."""
     incoming = _incoming(records)
     related = {*_successors(records), *(e.memory_id for e in events)}
-    stored = _stored_versions(db, sorted({*incoming, *related}))
+    stored = {mid: {n: _Version(rec, stored_sys_to=sys_to, stored=True) for n, (rec, sys_to) in versions.items()}
+              for mid, versions in db.versions(sorted({*incoming, *related})).items()}
     plan = Plan()
     scopes: dict[str, Scope] = {}
     for memory_id in sorted({*incoming, *stored}):
@@ -105,18 +115,6 @@ def _incoming(records: Sequence[MemoryRecord]) -> dict[str, dict[int, _Version]]
 
 def _successors(records: Sequence[MemoryRecord]) -> set[str]:
     return {r.superseded_by for r in records if r.superseded_by}
-
-
-def _stored_versions(db: sqlite3.Connection, ids: Sequence[str]) -> dict[str, dict[int, _Version]]:
-    out: dict[str, dict[int, _Version]] = {}
-    for start in range(0, len(ids), _CHUNK):
-        chunk = list(ids[start:start + _CHUNK])
-        for row in db.execute(
-            f"SELECT {COLUMNS}, m.sys_to FROM memories m WHERE m.id IN ({','.join('?' * len(chunk))})", chunk
-        ):
-            rec = record_from_row(row[:-1])
-            out.setdefault(rec.id, {})[rec.version] = _Version(rec, stored_sys_to=row[-1], stored=True)
-    return out
 
 
 def _merge(memory_id: str, incoming: dict[int, _Version], stored: dict[int, _Version]) -> list[_Version]:
@@ -168,9 +166,8 @@ def _check_successors(records: Sequence[MemoryRecord], scopes: dict[str, Scope])
             raise ConflictError(f"memory {rec.id} names a successor of another scope")
 
 
-def _plan_events(db: sqlite3.Connection, events: Sequence[HistoryEvent],
-                 scopes: dict[str, Scope]) -> list[HistoryEvent]:
-    known = _stored_events(db, [e.id for e in events])
+def _plan_events(db: Stored, events: Sequence[HistoryEvent], scopes: dict[str, Scope]) -> list[HistoryEvent]:
+    known = db.events([e.id for e in events])
     seen: dict[str, HistoryEvent] = {}
     out = []
     for ev in events:
@@ -211,15 +208,6 @@ def _named_scope(state: Any) -> Scope | None:
         return Scope(state.get("user_id"), state.get("agent_id"), state.get("session_id"))
     except ValidationError:
         return None
-
-
-def _stored_events(db: sqlite3.Connection, ids: Sequence[str]) -> dict[str, tuple[str, str]]:
-    out: dict[str, tuple[str, str]] = {}
-    for start in range(0, len(ids), _CHUNK):
-        chunk = list(ids[start:start + _CHUNK])
-        out.update((eid, (mid, action)) for eid, mid, action in db.execute(
-            f"SELECT id, memory_id, action FROM history WHERE id IN ({','.join('?' * len(chunk))})", chunk))
-    return out
 
 
 def _sys_to(value: datetime | None) -> float | None:
