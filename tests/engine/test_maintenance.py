@@ -1,11 +1,11 @@
-"""The maintenance pass (issue 12 §6): archiving below the retention threshold (hidden, never
-deleted, restorable), TTL erasure down to the file's bytes, dry runs, bounded work, the periodic
-pass of the background worker and of `engram worker`, and `engram maintain`."""
+"""The maintenance pass (issue 12 §6), on a SQLite file and on PostgreSQL: archiving below the
+retention threshold (hidden, never deleted, restorable), TTL erasure (down to the file's bytes in
+SQLite), dry runs, bounded work, the periodic pass of the background worker and of `engram
+worker`, and `engram maintain`."""
 
 from __future__ import annotations
 
 import json
-import sqlite3
 import threading
 import time
 import uuid
@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from tests.support.probe import Target
 
 from engramdb import Memory
 from engramdb.cli.main import cli
@@ -36,20 +37,25 @@ def raw_hits(path: Path, needle: str) -> int:
     return sum(b.count(probe.encode()) for b in blobs for probe in {needle, needle[-8:]})
 
 
-def table_dump(path: Path) -> list[tuple[object, ...]]:
-    db = sqlite3.connect(path)
-    try:
-        rows = db.execute("SELECT * FROM memories ORDER BY rowid").fetchall()
-        rows += db.execute("SELECT * FROM history ORDER BY seq").fetchall()
-        rows += db.execute("SELECT * FROM meta ORDER BY key").fetchall()
-        return rows
-    finally:
-        db.close()
+def raw_hits_of(target: Target, needle: str) -> int:
+    """raw_hits in a SQLite file; in PostgreSQL, the rows of any table that hold the needle."""
+    if not target.pg:
+        return raw_hits(Path(target.db), needle)
+    tables = [t for (t,) in target.probe.rows("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")]
+    return sum(int(target.probe.value(f"SELECT count(*) FROM {t} x WHERE x::text LIKE ?", (f"%{needle}%",)))
+               for t in tables)
+
+
+def table_dump(target: Target) -> list[tuple[object, ...]]:
+    rows = target.probe.rows("SELECT * FROM memories ORDER BY id, version")
+    rows += target.probe.rows("SELECT * FROM history ORDER BY seq")
+    rows += target.probe.rows("SELECT * FROM meta ORDER BY key")
+    return rows
 
 
 @pytest.fixture
-def path(tmp_path: Path) -> Path:
-    return tmp_path / "maintain.db"
+def path(db_target: Target) -> str | Path:
+    return db_target.db
 
 
 def _seed(mem: Memory) -> dict[str, str]:
@@ -65,6 +71,7 @@ def _seed(mem: Memory) -> dict[str, str]:
     return ids
 
 
+@pytest.mark.pg_needs("search")
 def test_forgotten_memories_are_archived_hidden_and_restorable(path: Path) -> None:
     with Memory(path, embedder="hash", background=False) as mem:
         ids = _seed(mem)
@@ -98,6 +105,7 @@ def test_forgotten_memories_are_archived_hidden_and_restorable(path: Path) -> No
         assert mem.maintain(now=at).archived == ()  # restored counts as recalled now
 
 
+@pytest.mark.pg_needs("search")
 def test_archive_turns_and_recalls_keep_memories(path: Path) -> None:
     policy = MaintenancePolicy(archive_turns=True)
     with Memory(path, embedder="hash", background=False, maintenance=policy) as mem:
@@ -109,24 +117,24 @@ def test_archive_turns_and_recalls_keep_memories(path: Path) -> None:
         assert {a.memory_id for a in report.archived} == {turn.id}
 
 
-def test_expired_memories_are_erased_to_the_last_byte(path: Path) -> None:
+def test_expired_memories_are_erased_to_the_last_byte(path: Path, db_target: Target) -> None:
     s_turn, s_derived = secret("zx"), secret("zy")
     with Memory(path, embedder="hash", background=False) as mem:
         mem.add([f"ordinary filler note {i} about lunch" for i in range(30)], user_id="u", kind=Kind.NOTE)
         gone, = mem.add(f"the door code is {s_turn}", user_id="u", kind=Kind.NOTE, ttl=60)
         derived, = mem.add(f"user door code {s_derived}", user_id="u", kind=Kind.FACT, provenance=[gone.id])
         kept, = mem.add("the door is green", user_id="u", kind=Kind.NOTE)
-        assert raw_hits(path, s_turn) > 0 and raw_hits(path, s_derived) > 0  # the probe sees them
+        assert raw_hits_of(db_target, s_turn) > 0 and raw_hits_of(db_target, s_derived) > 0  # the probe sees them
         assert mem.maintain().erased == ()  # not expired yet
         later = utcnow() + timedelta(hours=1)
         report = mem.maintain(now=later)
         assert set(report.erased) == {gone.id, derived.id}  # and what was derived from it
-        assert raw_hits(path, s_turn) == 0 and raw_hits(path, s_derived) == 0
+        assert raw_hits_of(db_target, s_turn) == 0 and raw_hits_of(db_target, s_derived) == 0
         assert {r.id for r in mem.list(user_id="u", include_archived=True)} >= {kept.id}
         assert gone.id not in {r.id for r in mem.list(user_id="u", include_archived=True)}
         assert [e.action.value for e in mem.history(gone.id)] == ["delete"]  # a tombstone, no content
         assert mem.maintain(now=later).erased == ()
-    assert raw_hits(path, s_turn) == 0 and raw_hits(path, s_derived) == 0
+    assert raw_hits_of(db_target, s_turn) == 0 and raw_hits_of(db_target, s_derived) == 0
 
 
 def test_an_archived_fact_is_still_superseded_by_a_newer_value_of_its_slot(path: Path) -> None:
@@ -146,14 +154,14 @@ def test_an_archived_fact_is_still_superseded_by_a_newer_value_of_its_slot(path:
         assert mem.restore_archived(lisbon.id) == 0  # superseded: not a current memory any more
 
 
-def test_a_dry_run_changes_nothing_and_says_what_the_pass_would_do(path: Path) -> None:
+def test_a_dry_run_changes_nothing_and_says_what_the_pass_would_do(path: Path, db_target: Target) -> None:
     with Memory(path, embedder="hash", background=False) as mem:
         ids = _seed(mem)
         expiring, = mem.add("a reminder for today", user_id="u", kind=Kind.NOTE, ttl=60)
         at = utcnow() + LATER
-        before = table_dump(path)
+        before = table_dump(db_target)
         dry = mem.maintain(dry_run=True, now=at)
-        assert table_dump(path) == before
+        assert table_dump(db_target) == before
         assert dry.dry_run and dry.erased == (expiring.id,)
         assert {a.memory_id for a in dry.archived} == {ids["note"], ids["fact"], ids["summary"]}
         real = mem.maintain(now=at)
@@ -190,17 +198,17 @@ def _until(predicate: object, seconds: float = 20.0) -> bool:
     return False
 
 
-def test_the_background_worker_runs_the_pass_when_idle(path: Path) -> None:
+def test_the_background_worker_runs_the_pass_when_idle(path: Path, db_target: Target) -> None:
     s = secret("zw")
     policy = MaintenancePolicy(every_s=0.2)
     with Memory(path, embedder="hash", maintenance=policy, worker=WorkerOptions(idle_s=0.05)) as mem:
         rec, = mem.add(f"temporary {s}", user_id="u", kind=Kind.NOTE, ttl=0.5)
         assert mem.pipeline.worker_running
-        assert _until(lambda: not table_rows(path, rec.id)), "the periodic pass never erased the expired memory"
-        assert _until(lambda: raw_hits(path, s) == 0)
+        assert _until(lambda: not db_target.probe.versions(rec.id)), "the periodic pass never erased the expired memory"
+        assert _until(lambda: raw_hits_of(db_target, s) == 0)
 
 
-def test_an_engram_worker_runs_the_pass_when_idle(path: Path) -> None:
+def test_an_engram_worker_runs_the_pass_when_idle(path: Path, db_target: Target) -> None:
     with Memory(path, embedder="hash", background=False) as writer:
         rec, = writer.add("short lived", user_id="u", kind=Kind.NOTE, ttl=0.3)
     stop = threading.Event()
@@ -209,21 +217,13 @@ def test_an_engram_worker_runs_the_pass_when_idle(path: Path) -> None:
         thread = threading.Thread(target=lambda: mem.pipeline.work(stop), daemon=True)
         thread.start()
         try:
-            assert _until(lambda: not table_rows(path, rec.id))
+            assert _until(lambda: not db_target.probe.versions(rec.id))
         finally:
             stop.set()
             thread.join(10)
 
 
-def table_rows(path: Path, memory_id: str) -> int:
-    db = sqlite3.connect(path)
-    try:
-        return int(db.execute("SELECT count(*) FROM memories WHERE id = ?", (memory_id,)).fetchone()[0])
-    finally:
-        db.close()
-
-
-def test_engram_maintain_prints_its_operations(path: Path) -> None:
+def test_engram_maintain_prints_its_operations(path: Path, db_target: Target) -> None:
     with Memory(path, embedder="hash", background=False) as mem:
         rec, = mem.add("gone soon", user_id="u", kind=Kind.NOTE, ttl=0.2)
     time.sleep(0.3)
@@ -233,8 +233,8 @@ def test_engram_maintain_prints_its_operations(path: Path) -> None:
     lines = [json.loads(line) for line in dry.output.splitlines()]
     assert lines[0] == {"op": "would erase", "id": rec.id}
     assert lines[-1]["op"] == "summary" and lines[-1]["dry_run"] is True
-    assert table_rows(path, rec.id)
+    assert db_target.probe.versions(rec.id)
     done = runner.invoke(cli, ["maintain", "--db", str(path), "--embedder", "hash", "--json"])
     assert done.exit_code == 0, done.output
     assert json.loads(done.output.splitlines()[0]) == {"op": "erase", "id": rec.id}
-    assert not table_rows(path, rec.id)
+    assert not db_target.probe.versions(rec.id)

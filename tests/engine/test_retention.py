@@ -4,11 +4,11 @@ statistics a search records (packed memories only, one write after the read, not
 from __future__ import annotations
 
 import math
-import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from tests.support.probe import Probe, Target
 
 from engramdb import Memory
 from engramdb.core.models import Kind, Scope
@@ -24,6 +24,7 @@ from engramdb.retrieval.retention import (
 from engramdb.retrieval.search import SearchParams
 
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
+pytestmark = pytest.mark.pg_needs("search")  # the recall tests search (on both stores: db_target)
 
 
 def stats(*, written: datetime = T0, last: datetime | None = None, recalls: int = 0,
@@ -95,25 +96,16 @@ def test_importance_is_a_number_clamped_to_0_1(value: object, expected: float) -
 
 # ---- recall statistics, recorded by search -----------------------------------------------------
 
-def _row(path: Path, memory_id: str) -> tuple[int, float | None]:
-    db = sqlite3.connect(path)
-    try:
-        return db.execute("SELECT recall_count, last_recalled_at FROM memories WHERE id = ? AND sys_to IS NULL",
-                          (memory_id,)).fetchone()
-    finally:
-        db.close()
+def _row(path: str | Path, memory_id: str) -> tuple[int, float | None]:
+    return Probe(path).recall_row(memory_id)
 
 
-def _mutation_seq(path: Path) -> int:
-    db = sqlite3.connect(path)
-    try:
-        return int(db.execute("SELECT value FROM meta WHERE key = 'mutation_seq'").fetchone()[0])
-    finally:
-        db.close()
+def _mutation_seq(path: str | Path) -> int:
+    return Probe(path).mutation_seq()
 
 
-def test_search_counts_a_recall_of_the_memories_it_packed_and_of_no_other(tmp_path: Path) -> None:
-    path = tmp_path / "recall.db"
+def test_search_counts_a_recall_of_the_memories_it_packed_and_of_no_other(db_target: Target) -> None:
+    path = db_target.db
     with Memory(path, embedder="hash", background=False, recall_flush_s=0) as mem:  # written at once
         long = " ".join(["the harbour festival had boats and lanterns and music"] * 40)
         tea, = mem.add("Sam drinks green tea every morning", user_id="u", kind=Kind.NOTE)
@@ -134,12 +126,12 @@ def test_search_counts_a_recall_of_the_memories_it_packed_and_of_no_other(tmp_pa
         assert len(mem.history(tea.id)) == 1  # no history event: a recall is not a change
 
 
-def test_the_recall_write_does_not_change_the_results_of_its_own_search(tmp_path: Path) -> None:
+def test_the_recall_write_does_not_change_the_results_of_its_own_search(db_target: Target) -> None:
     """Even with the retention re-scorer on, a search ranks by the statistics as they were before it."""
     params = SearchParams(retention_weight=1.0)
-    with Memory(tmp_path / "same.db", embedder="hash", background=False, search_params=params) as mem:
+    with Memory(db_target.db, embedder="hash", background=False, search_params=params) as mem:
         mem.add([f"note {i} about green tea and biscuits" for i in range(6)], user_id="u", kind=Kind.NOTE)
-        with Memory(tmp_path / "same.db", embedder="hash", background=False, search_params=params,
+        with Memory(db_target.db, embedder="hash", background=False, search_params=params,
                     track_recalls=False) as twin:
             expected = twin.search("green tea", user_id="u", k=3)
         got = mem.search("green tea", user_id="u", k=3)
@@ -148,8 +140,8 @@ def test_the_recall_write_does_not_change_the_results_of_its_own_search(tmp_path
         assert [h.score for h in got.hits] == pytest.approx([h.score for h in expected.hits], rel=1e-6)
 
 
-def test_recalls_are_buffered_and_written_at_close(tmp_path: Path) -> None:
-    path = tmp_path / "buffered.db"
+def test_recalls_are_buffered_and_written_at_close(db_target: Target) -> None:
+    path = db_target.db
     with Memory(path, embedder="hash", background=False, recall_flush_s=3600) as mem:
         rec, = mem.add("Sam drinks green tea", user_id="u", kind=Kind.NOTE)
         for _ in range(3):
@@ -158,16 +150,16 @@ def test_recalls_are_buffered_and_written_at_close(tmp_path: Path) -> None:
     assert _row(path, rec.id)[0] == 3
 
 
-def test_track_recalls_false_writes_nothing(tmp_path: Path) -> None:
-    path = tmp_path / "off.db"
+def test_track_recalls_false_writes_nothing(db_target: Target) -> None:
+    path = db_target.db
     with Memory(path, embedder="hash", background=False, track_recalls=False) as mem:
         rec, = mem.add("Sam drinks green tea", user_id="u", kind=Kind.NOTE)
         assert mem.search("green tea", user_id="u", budget_tokens=100).packed
         assert _row(path, rec.id) == (0, None)
 
 
-def test_a_search_with_k_counts_the_hits_it_returns(tmp_path: Path) -> None:
-    path = tmp_path / "k.db"
+def test_a_search_with_k_counts_the_hits_it_returns(db_target: Target) -> None:
+    path = db_target.db
     with Memory(path, embedder="hash", background=False, recall_flush_s=0) as mem:
         recs = mem.add([f"green tea note {i}" for i in range(5)], user_id="u", kind=Kind.NOTE)
         got = mem.search("green tea", user_id="u", k=2)
@@ -177,18 +169,15 @@ def test_a_search_with_k_counts_the_hits_it_returns(tmp_path: Path) -> None:
 
 # ---- the re-scorer -----------------------------------------------------------------------------
 
-def test_retention_focus_scales_by_one_over_one_plus_weight_times_one_minus_r(tmp_path: Path) -> None:
-    path = tmp_path / "focus.db"
+def test_retention_focus_scales_by_one_over_one_plus_weight_times_one_minus_r(db_target: Target) -> None:
+    path = db_target.db
     with Memory(path, embedder="hash", background=False) as mem:
         fresh, stale = mem.add(["green tea in the morning", "green tea at night"], user_id="u", kind=Kind.NOTE)
-        db = sqlite3.connect(path)
-        refs = {mid: ref for ref, mid in db.execute("SELECT rowid, id FROM memories")}
+        refs = db_target.probe.refs()
         # fresh: recalled 3 times, last 10 days before the clock; stale: never, written 60 days before
         clock = datetime.now(UTC) + timedelta(days=60)
-        db.execute("UPDATE memories SET recall_count = 3, last_recalled_at = ? WHERE id = ?",
-                   ((clock - timedelta(days=10)).timestamp(), fresh.id))
-        db.commit()
-        db.close()
+        db_target.probe.execute("UPDATE memories SET recall_count = 3, last_recalled_at = ? WHERE id = ?",
+                                ((clock - timedelta(days=10)).timestamp(), fresh.id))
         spec = ReadSpec(Scope("u"), at=clock)
         scores = {refs[fresh.id]: (0.8, ["bm25"]), refs[stale.id]: (0.8, ["bm25"])}
         out = retention_focus(mem.store, spec, scores, weight=0.5)

@@ -50,6 +50,19 @@ class Probe:
             cur.execute(sql.replace("?", "%s") if self.pg else sql, params)
             return [tuple(r) for r in cur.fetchall()]
 
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
+        """A write behind the store's back (``?`` placeholders), committed."""
+        if self.pg:
+            with self._cursor() as cur:
+                cur.execute(sql.replace("?", "%s"), params)
+            return
+        con = sqlite3.connect(self.target)
+        try:
+            with con:
+                con.execute(sql, params)
+        finally:
+            con.close()
+
     def value(self, sql: str, params: Sequence[Any] = ()) -> Any:
         [row] = self.rows(sql, params)
         return row[0]
@@ -140,10 +153,13 @@ class Target:
 
 
 def make_target(request: pytest.FixtureRequest, backend: str, name: str = "db") -> Target:
+    """A fresh database; a postgres one skips while PostgresStore lacks the queue, retention, or a
+    part the test names with ``@pytest.mark.pg_needs(...)``."""
     if backend == "postgres":
         from engramdb.stores.postgres import PostgresStore
 
-        missing = {"queue", "retention"} - PostgresStore.capabilities
+        marker = request.node.get_closest_marker("pg_needs")
+        missing = {"queue", "retention", *(marker.args if marker else ())} - PostgresStore.capabilities
         if missing:
             pytest.skip(f"PostgresStore has no {', '.join(sorted(missing))} yet")
         server = request.getfixturevalue("pg_server")
