@@ -22,8 +22,10 @@ from engramdb.stores import pg_erasure as erasure
 from engramdb.stores import pg_records as rows
 from engramdb.stores import pg_restore
 from engramdb.stores.pg_conn import Connection, Cursor
+from engramdb.stores.pg_queue import PgQueueMethods
+from engramdb.stores.pg_retention import PgRetentionMethods
 from engramdb.stores.pg_sql import COLUMNS, scope_clause, visibility_clause
-from engramdb.stores.pg_stubs import PgQueueMethods, PgRetentionMethods, PgSearchMethods
+from engramdb.stores.pg_stubs import PgSearchMethods
 from engramdb.stores.sql_common import dt, record_from_row, supersession, ts
 
 
