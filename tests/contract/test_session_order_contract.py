@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from tests.support.schema import UNDO_JOBS
+from tests.support.windows import keyword_windows as store_windows
 
 from engramdb import Memory
 from engramdb.core.models import MemoryRecord, Scope
@@ -36,15 +37,8 @@ def in_order(m: Memory) -> list[MemoryRecord]:
 
 
 def keyword_windows(m: Memory) -> dict[str, tuple[str, ...]]:
-    """Each current turn's keyword window as member ids (read from the SQLite window index)."""
-    db = sqlite3.connect(m.store.conn.path)  # type: ignore[attr-defined]
-    try:
-        ids = dict(db.execute("SELECT rowid, id FROM memories"))
-        rows = db.execute("SELECT w.rowid, w.members FROM windows_fts w JOIN memories m ON m.rowid = w.rowid "
-                          "WHERE m.sys_to IS NULL").fetchall()
-    finally:
-        db.close()
-    return {ids[r]: tuple(ids[int(x)] for x in str(members).split()) for r, members in rows}
+    """Each current turn's keyword window as member ids (read from the store's window index)."""
+    return store_windows(m.store)
 
 
 def ref_of(m: Memory, rec: MemoryRecord, word: str) -> int:

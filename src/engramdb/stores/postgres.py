@@ -3,8 +3,9 @@
 Selected by URL (``Memory("postgresql://...")``, ``--db``, ``ENGRAM_DB``). The schema is in
 sql/postgresql (layout notes at the top of 0001_init.sql); connections, transactions and
 migrations in pg_conn.py; SQL helpers in pg_sql.py (visibility, filters) and pg_records.py
-(row writes); erasure in pg_erasure.py. Search, the job queue and retention are mixins of
-their own modules (see pg_stubs.py for the slots); ``capabilities`` says which are real.
+(row writes); erasure in pg_erasure.py. Search (pg_search.py: keyword BM25 with SQLite's
+tokens, episode windows, pgvector), the job queue (pg_queue.py) and retention
+(pg_retention.py) are mixins of their own modules; ``capabilities`` says which are real.
 """
 
 from __future__ import annotations
@@ -24,8 +25,8 @@ from engramdb.stores import pg_restore
 from engramdb.stores.pg_conn import Connection, Cursor
 from engramdb.stores.pg_queue import PgQueueMethods
 from engramdb.stores.pg_retention import PgRetentionMethods
+from engramdb.stores.pg_search import PgSearchMethods
 from engramdb.stores.pg_sql import COLUMNS, scope_clause, visibility_clause
-from engramdb.stores.pg_stubs import PgSearchMethods
 from engramdb.stores.sql_common import dt, record_from_row, supersession, ts
 
 
@@ -244,8 +245,10 @@ class PostgresStore(PgSearchMethods, PgQueueMethods, PgRetentionMethods):
 
     def _insert(self, cur: Cursor, rec: MemoryRecord, keys: Keys | None, model_id: str | None,
                 seq: int | None, sys_to: float | None = None) -> int:
-        return rows.insert_record(cur, rec, sys_to=sys_to, keys=keys, model_id=model_id, seq=seq,
-                                  embed_version=self.embed_version)
+        ref = rows.insert_record(cur, rec, sys_to=sys_to, keys=keys, model_id=model_id, seq=seq,
+                                 embed_version=self.embed_version)
+        self._index_text(cur, [ref])  # keyword index and episode windows (pg_search.py)
+        return ref
 
     def _seq_for(self, cur: Cursor, vectors: Sequence[Keys | None] | None) -> int | None:
         """The embed sequence number of a write that stores vectors (one per transaction)."""

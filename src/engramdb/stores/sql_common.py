@@ -8,14 +8,14 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from engramdb.core.errors import ConflictError, NotFoundError
 from engramdb.core.filters import Node
 from engramdb.core.models import Action, HistoryEvent, Kind, MemoryRecord, Scope
-from engramdb.core.ports import ReadSpec
+from engramdb.core.ports import ReadSpec, Scored
 
 FilterCompiler = Callable[[Node], tuple[str, list[Any]]]
 
@@ -189,3 +189,14 @@ def tag_names(key: bytes, held: dict[str, set[str]], scope: Scope | None) -> dic
             assert tag is not None
             out[tag] = value
     return out
+
+
+def member_scores(windows: Iterable[tuple[float, Iterable[tuple[int, bool]]]]) -> list[Scored]:
+    """Turns scored by the best episode window containing them: ``windows`` are (score, members)
+    with each member's ref and whether the read may return it; best first, ties by ref."""
+    best: dict[int, float] = {}
+    for score, members in windows:
+        for ref, ok in members:
+            if ok and score > best.get(ref, float("-inf")):
+                best[ref] = score
+    return [Scored(ref, value) for ref, value in sorted(best.items(), key=lambda kv: (-kv[1], kv[0]))]

@@ -1,0 +1,134 @@
+"""The search side of PostgresStore (issue 13): keyword, window, vector and key reads, neighbours,
+facets, stored vectors by text hash, embedding models per scope.
+
+Keyword ranking is SQLite FTS5's BM25 over SQLite's own tokens (pg_terms.py, pg_bm25.py,
+migration 0002), with term statistics per user rather than per database; vector reads use
+pgvector (pg_vectors.py). The record side calls :meth:`_index_text` for every row it inserts.
+"""
+
+from __future__ import annotations
+
+import builtins
+import threading
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from engramdb.core.ports import Facets, Keys, ReadSpec, ScoredList, Vector
+from engramdb.stores import pg_bm25, pg_terms, pg_vectors
+from engramdb.stores.pg_conn import Connection, Cursor
+from engramdb.stores.pg_sql import visibility_clause
+from engramdb.stores.sql_common import member_scores
+
+if TYPE_CHECKING:
+    from engramdb.stores.pg_bm25 import Index
+
+
+class PgSearchMethods:
+    PROVIDES: frozenset[str] = frozenset({"search"})
+    conn: Connection
+    _hnsw_lock = threading.Lock()
+
+    def _index_text(self, cur: Cursor, refs: Sequence[int]) -> None:
+        """Index new memories rows for keyword search (in the write's transaction)."""
+        pg_terms.index_rows(cur, refs)
+
+    # ---- keyword ------------------------------------------------------------
+
+    def text_search(self, spec: ReadSpec, terms: Sequence[str], limit: int) -> ScoredList:
+        if not terms or limit <= 0:
+            return []
+        with self.conn.read() as cur:
+            return self._rank(cur, "t", spec, terms, limit)
+
+    def window_search(self, spec: ReadSpec, terms: Sequence[str], limit: int) -> ScoredList:
+        if not terms or limit <= 0:
+            return []
+        where, params = visibility_clause(spec)
+        with self.conn.read() as cur:
+            windows = self._rank(cur, "w", spec, terms, limit)
+            members = pg_bm25.window_members(cur, [w.ref for w in windows])
+            cur.execute(f"SELECT m.ref FROM memories m WHERE m.ref = ANY(%s) AND {where}",
+                        [sorted({r for refs in members.values() for r in refs}), *params])
+            visible = {int(r[0]) for r in cur.fetchall()}
+        return member_scores((w.score, ((r, r in visible) for r in members.get(w.ref, ()))) for w in windows)
+
+    @staticmethod
+    def _rank(cur: Cursor, index: Index, spec: ReadSpec, terms: Sequence[str], limit: int) -> ScoredList:
+        tokens = pg_terms.query_tokens(terms)
+        where, params = visibility_clause(spec)
+        return pg_bm25.rank(cur, index, tokens, pg_terms.tsquery(tokens), where, params, limit)
+
+    # ---- vectors ------------------------------------------------------------
+
+    def vector_search(self, spec: ReadSpec, query: Vector, model_id: str, limit: int) -> ScoredList:
+        self._ensure_hnsw(model_id, int(query.shape[0]))
+        with self.conn.read() as cur:
+            return pg_vectors.turns(cur, spec, query, model_id, limit)
+
+    def key_search(self, spec: ReadSpec, refs: Sequence[int], query: Vector, model_id: str) -> ScoredList:
+        with self.conn.read() as cur:
+            return pg_vectors.keys(cur, spec, refs, query, model_id)
+
+    def window_vector_search(self, spec: ReadSpec, query: Vector, model_id: str, limit: int) -> ScoredList:
+        with self.conn.read() as cur:
+            return pg_vectors.windows(cur, spec, query, model_id, limit)
+
+    def vector_for_hash(self, index_hash: str, model_id: str, dim: int, version: int = 1) -> Keys | None:
+        with self.conn.read() as cur:
+            return pg_vectors.for_hash(cur, index_hash, model_id, dim, version)
+
+    def _ensure_hnsw(self, model_id: str, dim: int) -> None:
+        """Create the model's HNSW index on its first search (once per process and model). Not
+        inside a write of this thread: the build waits for the writes on ``vectors`` to end."""
+        done: set[tuple[str, int]] = self.__dict__.setdefault("_hnsw_ready", set())
+        if (model_id, dim) in done or self.conn._held() is not None:
+            return
+        with self._hnsw_lock:
+            with self.conn.read() as cur:
+                present = pg_vectors.has_index(cur, model_id, dim)
+            if not present:
+                with self.conn.write(serialize=False) as cur:
+                    pg_vectors.create_index(cur, model_id, dim)
+            done.add((model_id, dim))
+
+    # ---- neighbours, facets, models -------------------------------------------
+
+    def adjacent(self, refs: Sequence[int], spec: ReadSpec, width: int) -> dict[int, builtins.list[tuple[int, int]]]:
+        if not refs or width <= 0:
+            return {}
+        where, params = visibility_clause(spec)
+        out: dict[int, builtins.list[tuple[int, int]]] = {}
+        with self.conn.read() as cur:
+            cur.execute("SELECT ref, session_id, event_time, id FROM memories WHERE ref = ANY(%s) "
+                        "AND session_id IS NOT NULL", ([int(r) for r in refs],))
+            for ref, session, when, memory_id in cur.fetchall():
+                # a session's order is (event_time, id), as for its windows (sqlite_queries.adjacent)
+                cur.execute(
+                    f"SELECT m.ref FROM memories m WHERE m.session_id = %s AND (m.event_time, m.id) < (%s, %s) "
+                    f"AND {where} ORDER BY m.event_time DESC, m.id DESC LIMIT %s",
+                    [session, when, memory_id, *params, width])
+                prev = [int(r[0]) for r in cur.fetchall()]
+                cur.execute(
+                    f"SELECT m.ref FROM memories m WHERE m.session_id = %s AND (m.event_time, m.id) > (%s, %s) "
+                    f"AND {where} ORDER BY m.event_time, m.id LIMIT %s",
+                    [session, when, memory_id, *params, width])
+                nxt = [int(r[0]) for r in cur.fetchall()]
+                out[int(ref)] = [(r, -(i + 1)) for i, r in enumerate(prev)] + [(r, i + 1) for i, r in enumerate(nxt)]
+        return out
+
+    def facets(self, refs: Sequence[int]) -> dict[int, Facets]:
+        if not refs:
+            return {}
+        with self.conn.read() as cur:
+            cur.execute("SELECT ref, session_id, speaker, event_time, role FROM memories WHERE ref = ANY(%s)",
+                        ([int(r) for r in refs],))
+            return {int(ref): Facets(session, speaker, datetime.fromtimestamp(when, tz=UTC), role)
+                    for ref, session, speaker, when, role in cur.fetchall()}
+
+    def embed_models(self, spec: ReadSpec) -> dict[str | None, int]:
+        where, params = visibility_clause(spec)
+        with self.conn.read() as cur:
+            cur.execute(f"SELECT m.embed_model, count(*) FROM memories m WHERE {where} GROUP BY m.embed_model",
+                        params)
+            return {row[0]: int(row[1]) for row in cur.fetchall()}
