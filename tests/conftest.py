@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, settings
-from tests.support.pg_fixtures import pg_needs_marker, pg_server, pg_store, pg_url  # noqa: F401 (fixtures)
+from tests.support.pg_fixtures import db_factory, pg_needs_marker, pg_server, pg_store, pg_url  # noqa: F401 (fixtures)
 from tests.support.probe import db_target  # noqa: F401 (a fixture: sqlite and postgres databases)
 
 from engramdb import Memory

@@ -1,5 +1,7 @@
 """Erasure leaves nothing: after a delete the raw bytes of the database file, its -wal and its
--shm hold no trace of the deleted text, names or versions (README "Erasure")."""
+-shm hold no trace of the deleted text, names or versions (README "Erasure"). On PostgreSQL the
+same tests read every row of the database (pg_dump): no live row, index table or vector keeps a
+trace (dead tuples wait for VACUUM, which is PostgreSQL's business)."""
 
 from __future__ import annotations
 
@@ -10,6 +12,8 @@ import uuid
 from pathlib import Path
 
 import pytest
+from tests.support.pg_fixtures import DbFactory, pg_dump
+from tests.support.probe import Probe
 from tests.support.schema import UNDO_JOBS
 
 from engramdb import Memory
@@ -25,10 +29,16 @@ def secret(tag: str) -> str:
     return f"{tag}{uuid.uuid4().hex[:12]}q7"
 
 
-def raw_hits(path: Path, *needles: str) -> dict[str, int]:
+def _blobs(path: Path | str) -> list[bytes]:
+    if isinstance(path, str):
+        return [pg_dump(path)]
+    return [p.read_bytes() for p in (path, Path(f"{path}-wal"), Path(f"{path}-shm")) if p.exists()]
+
+
+def raw_hits(path: Path | str, *needles: str) -> dict[str, int]:
     """Occurrences of each needle, and of its last 8 characters (the FTS index stores terms
-    prefix-compressed), in the database file and its -wal and -shm."""
-    blobs = [p.read_bytes() for p in (path, Path(f"{path}-wal"), Path(f"{path}-shm")) if p.exists()]
+    prefix-compressed), in the database file and its -wal and -shm (PostgreSQL: its rows)."""
+    blobs = _blobs(path)
     out = {}
     for needle in needles:
         for probe in {needle, needle[-8:]}:
@@ -36,7 +46,7 @@ def raw_hits(path: Path, *needles: str) -> dict[str, int]:
     return out
 
 
-def no_trace(path: Path, *needles: str) -> bool:
+def no_trace(path: Path | str, *needles: str) -> bool:
     return not any(raw_hits(path, *needles).values())
 
 
@@ -52,11 +62,17 @@ def chat(s: str) -> list[dict[str, str]]:
 
 
 @pytest.fixture
-def db_path(tmp_path: Path) -> Path:
+def db_path(db_factory: DbFactory) -> Path | str:
+    """A database of each store (a SQLite file, a PostgreSQL URL)."""
+    return db_factory("erase")
+
+
+@pytest.fixture
+def sqlite_path(tmp_path: Path) -> Path:
     return tmp_path / "erase.db"
 
 
-def test_delete_leaves_no_byte_of_content_metadata_speaker_or_windows(db_path: Path) -> None:
+def test_delete_leaves_no_byte_of_content_metadata_speaker_or_windows(db_path: Path | str) -> None:
     in_content, in_meta, in_speaker, in_turn = (secret(t) for t in ("zc", "zm", "zs", "zt"))
     m = Memory(db_path, embedder="hash", background=False)
     m.add(FILLER, user_id="sam")
@@ -77,7 +93,7 @@ def test_delete_leaves_no_byte_of_content_metadata_speaker_or_windows(db_path: P
     assert no_trace(db_path, *needles)
 
 
-def test_delete_of_a_superseding_memory_erases_its_predecessors(db_path: Path) -> None:
+def test_delete_of_a_superseding_memory_erases_its_predecessors(db_path: Path | str) -> None:
     old_text, new_text = secret("zo"), secret("zn")
     m = Memory(db_path, embedder="hash", background=False)
     m.add(FILLER, user_id="sam")
@@ -95,7 +111,7 @@ def test_delete_of_a_superseding_memory_erases_its_predecessors(db_path: Path) -
     assert no_trace(db_path, old_text, new_text)
 
 
-def test_delete_after_update_erases_every_version(db_path: Path) -> None:
+def test_delete_after_update_erases_every_version(db_path: Path | str) -> None:
     first, second = secret("zf"), secret("zv")
     m = Memory(db_path, embedder="hash", background=False)
     m.add(FILLER, user_id="sam")
@@ -106,7 +122,7 @@ def test_delete_after_update_erases_every_version(db_path: Path) -> None:
     assert no_trace(db_path, first, second)
 
 
-def test_delete_removes_what_was_derived_from_it_within_its_user(db_path: Path) -> None:
+def test_delete_removes_what_was_derived_from_it_within_its_user(db_path: Path | str) -> None:
     s = secret("zd")
     m = Memory(db_path, embedder="hash", background=False)
     turn = m.add(f"my new phone number is {s}", user_id="sam", session_id="s1", kind="turn")[0]
@@ -124,7 +140,7 @@ def test_delete_removes_what_was_derived_from_it_within_its_user(db_path: Path) 
 
 
 @pytest.mark.parametrize("forget", ["forget_user", "delete_scope"])
-def test_forget_user_leaves_no_byte_of_the_user(db_path: Path, forget: str) -> None:
+def test_forget_user_leaves_no_byte_of_the_user(db_path: Path | str, forget: str) -> None:
     user, agent, session, text = secret("zu"), secret("za"), secret("zx"), secret("zk")
     m = Memory(db_path, embedder="hash", background=False)
     m.add(FILLER, user_id="bystander")
@@ -136,13 +152,10 @@ def test_forget_user_leaves_no_byte_of_the_user(db_path: Path, forget: str) -> N
     ids = [r.id for r in recs] + [fact.id]
     erase = m.forget_user if forget == "forget_user" else lambda u: m.delete_scope(user_id=u)
     assert erase(user) == len(recs) - 1 + 2
-    db = sqlite3.connect(db_path)
-    try:
-        marks = ",".join("?" * len(ids))
-        assert db.execute(f"SELECT count(*) FROM history WHERE memory_id IN ({marks})", ids).fetchone() == (0,)
-        assert db.execute("SELECT count(*) FROM history WHERE action = 'delete'").fetchone() == (0,)
-    finally:
-        db.close()
+    probe = Probe(db_path)
+    marks = ",".join("?" * len(ids))
+    assert probe.value(f"SELECT count(*) FROM history WHERE memory_id IN ({marks})", ids) == 0
+    assert probe.value("SELECT count(*) FROM history WHERE action = 'delete'") == 0
     for memory_id in ids:
         with pytest.raises(NotFoundError):
             m.history(memory_id)
@@ -155,7 +168,7 @@ def test_forget_user_leaves_no_byte_of_the_user(db_path: Path, forget: str) -> N
 # ---- tombstones --------------------------------------------------------------
 
 
-def test_a_tombstone_names_nobody_and_shows_only_to_its_owner(db_path: Path) -> None:
+def test_a_tombstone_names_nobody_and_shows_only_to_its_owner(db_path: Path | str) -> None:
     user, session = secret("zw"), secret("zy")
     m = Memory(db_path, embedder="hash", background=False)
     m.add(FILLER, user_id="bystander")
@@ -177,9 +190,9 @@ def _export(m: Memory, **scope: str) -> list[str]:
     return buf.getvalue().splitlines()
 
 
-def test_export_carries_tombstones_and_import_retags_them(tmp_path: Path) -> None:
-    db1, db2 = (Memory(tmp_path / "a.db", embedder="hash", background=False),
-        Memory(tmp_path / "b.db", embedder="hash", background=False))
+def test_export_carries_tombstones_and_import_retags_them(db_factory: DbFactory) -> None:
+    db1, db2 = (Memory(db_factory("a"), embedder="hash", background=False),
+        Memory(db_factory("b"), embedder="hash", background=False))
     try:
         turns = db1.add(chat("nothing secret"), user_id="sam", session_id="s1")
         lone = db1.add("a note in a session that goes away", user_id="sam", session_id="s2")[0]
@@ -212,9 +225,9 @@ def test_export_carries_tombstones_and_import_retags_them(tmp_path: Path) -> Non
         db2.close()
 
 
-def test_import_never_brings_back_a_deleted_memory(tmp_path: Path) -> None:
-    db1, db2 = (Memory(tmp_path / "a.db", embedder="hash", background=False),
-        Memory(tmp_path / "b.db", embedder="hash", background=False))
+def test_import_never_brings_back_a_deleted_memory(db_factory: DbFactory) -> None:
+    db1, db2 = (Memory(db_factory("a"), embedder="hash", background=False),
+        Memory(db_factory("b"), embedder="hash", background=False))
     try:
         r = db1.add("a memory that will be erased", user_id="sam")[0]
         backup = _export(db1)
@@ -232,7 +245,8 @@ def test_import_never_brings_back_a_deleted_memory(tmp_path: Path) -> None:
         db2.close()
 
 
-def test_tombstones_from_before_tagging_lose_their_names_on_open(db_path: Path) -> None:
+def test_tombstones_from_before_tagging_lose_their_names_on_open(sqlite_path: Path) -> None:
+    db_path = sqlite_path
     user = secret("zl")
     store = SQLiteStore(db_path)
     store.close()
@@ -257,7 +271,7 @@ def test_tombstones_from_before_tagging_lose_their_names_on_open(db_path: Path) 
     assert no_trace(db_path, user)
 
 
-def test_delete_leaves_no_window_of_an_older_neighbour_version_holding_the_turn(db_path: Path) -> None:
+def test_delete_leaves_no_window_of_an_older_neighbour_version_holding_the_turn(db_path: Path | str) -> None:
     """Updating a neighbour makes new versions whose windows list the turn; a delete of the turn
     must reach every window that lists it, not only those after its current version."""
     s = secret("zh")
@@ -266,11 +280,13 @@ def test_delete_leaves_no_window_of_an_older_neighbour_version_holding_the_turn(
     for i in (1, 4, 3, 5, 4):
         m.update(turns[i].id, content=f"new wording number {i} of this turn", user_id="sam")
     m.delete(turns[2].id, user_id="sam")
-    db = sqlite3.connect(db_path)
-    try:
-        assert db.execute("SELECT count(*) FROM windows_fts WHERE windows_fts MATCH ?", (f'"{s}"',)).fetchone() == (0,)
-    finally:
-        db.close()
+    if isinstance(db_path, Path):
+        db = sqlite3.connect(db_path)
+        try:
+            assert db.execute("SELECT count(*) FROM windows_fts WHERE windows_fts MATCH ?",
+                              (f'"{s}"',)).fetchone() == (0,)
+        finally:
+            db.close()
     assert no_trace(db_path, s)
     m.close()
     assert no_trace(db_path, s)

@@ -10,7 +10,8 @@ When the server cannot start, PostgreSQL tests skip, or fail with ENGRAM_REQUIRE
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 from tests.support.pg import PgServer
@@ -18,6 +19,12 @@ from tests.support.pg import PgServer
 from engramdb.core.ports import Store
 
 _failure: list[str] = []
+_running: list[PgServer] = []
+
+
+def pg_dump(url: str) -> bytes:
+    """Every row of a test database (pg_dump), for tests that look for traces of erased data."""
+    return _running[0].dump(url)
 
 
 def _unavailable(reason: str) -> None:
@@ -42,7 +49,9 @@ def pg_server() -> Iterator[PgServer]:
         server.stop()
         _failure.append(f"{type(exc).__name__}: {exc}")
         _unavailable(_failure[0])
+    _running.append(server)
     yield server
+    _running.remove(server)
     server.stop()
 
 
@@ -54,17 +63,35 @@ def pg_url(pg_server: PgServer) -> str:
 _DATABASES = pytest.StashKey[dict[str, str]]()
 
 
-def pg_store(request: pytest.FixtureRequest, name: str) -> Store:
-    """A PostgresStore on a database of its own (STORE_FACTORIES["postgres"]); the same ``name``
-    within a test is the same database (as the same file name is for SQLite)."""
-    from engramdb.stores.postgres import PostgresStore
-
+def pg_database(request: pytest.FixtureRequest, name: str) -> str:
+    """The URL of a fresh database for this test; the same ``name`` within a test is the same one."""
     server: PgServer = request.getfixturevalue("pg_server")
     made = request.node.stash.setdefault(_DATABASES, {})
     if name not in made:
         url = made[name] = server.create_database(name)
         request.addfinalizer(lambda: server.drop_database(url))
-    return PostgresStore(made[name])
+    return made[name]
+
+
+DbFactory = Callable[..., "str | Path"]
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def db_factory(request: pytest.FixtureRequest) -> DbFactory:
+    """Makes databases of each store for ``Memory(...)``: ``db_factory("a")`` is a SQLite path in
+    tmp_path or a PostgreSQL URL (gated by ``pg_needs`` like ``store_factory``)."""
+    pg_needs_marker(request)
+    if request.param == "postgres":
+        return lambda name="db": pg_database(request, name)
+    return lambda name="db": request.getfixturevalue("tmp_path") / f"{name}.db"
+
+
+def pg_store(request: pytest.FixtureRequest, name: str) -> Store:
+    """A PostgresStore on a database of its own (STORE_FACTORIES["postgres"]); the same ``name``
+    within a test is the same database (as the same file name is for SQLite)."""
+    from engramdb.stores.postgres import PostgresStore
+
+    return PostgresStore(pg_database(request, name))
 
 
 # What a postgres run needs when its test does not say (``pg_needs(...)``): every part. A test
