@@ -1,6 +1,6 @@
 """How processes leave the queue: ``engram add`` embeds its own write before it exits, a writer
 with close_timeout=0 leaves its jobs queued (and ``engram search`` says so), ``engram flush``
-finishes them, and a script that never calls close() still drains at exit."""
+finishes them, and a script that never calls close() still drains at exit (on both stores)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from tests.support.pipeline import DIM, assert_embedded, job_rows, subprocess_env
+from tests.support.probe import Target
 
 from engramdb import Memory
 
@@ -26,14 +27,15 @@ def _script(code: str, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, env=ENV, timeout=120)
 
 
-def _search(path: Path, query: str) -> tuple[dict[str, object], str]:
+def _search(path: Path | str, query: str) -> tuple[dict[str, object], str]:
     done = _engram("search", query, "--db", str(path), "--user", "u", "--json", "-k", "3")
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout), done.stderr
 
 
-def test_engram_add_embeds_its_own_write_before_it_exits(tmp_path: Path) -> None:
-    path = tmp_path / "add.db"
+@pytest.mark.pg_needs("search")
+def test_engram_add_embeds_its_own_write_before_it_exits(db_target: Target) -> None:
+    path = db_target.db
     added = _engram("add", "Pimenta the cat sleeps on the radiator", "--db", str(path), "--user", "u", "-q")
     assert added.returncode == 0 and added.stderr == "", added.stderr
     assert job_rows(path) == []
@@ -58,8 +60,9 @@ m.close()
 """
 
 
-def test_close_timeout_zero_leaves_jobs_queued_search_warns_and_flush_finishes(tmp_path: Path) -> None:
-    path = tmp_path / "queued.db"
+@pytest.mark.pg_needs("search")
+def test_close_timeout_zero_leaves_jobs_queued_search_warns_and_flush_finishes(db_target: Target) -> None:
+    path = db_target.db
     n = 200
     done = _script(WRITER, str(path), str(n))
     assert done.returncode == 0, done.stderr
@@ -96,16 +99,16 @@ if how == "dropped":  # not even a name bound to it
 else:
     m = Memory(path, embedder=SlowEmbedder(0.005))
     m.add(texts, user_id="u")
-import sqlite3
-print(sqlite3.connect(path).execute("SELECT count(*) FROM jobs").fetchone()[0])
+from tests.support.probe import Probe
+print(len(Probe(path).job_rows()))
 if how == "raises":
     raise RuntimeError("the script fails after writing")
 """
 
 
 @pytest.mark.parametrize("how", ["returns", "dropped", "raises"])
-def test_a_script_that_exits_without_close_still_drains(tmp_path: Path, how: str) -> None:
-    path = tmp_path / f"{how}.db"
+def test_a_script_that_exits_without_close_still_drains(db_target: Target, how: str) -> None:
+    path = db_target.db
     done = _script(EXITS_WITHOUT_CLOSE, str(path), how)
     assert done.returncode == (1 if how == "raises" else 0), done.stderr
     assert int(done.stdout.strip()) > 0  # work was left when the script's last line ran

@@ -1,6 +1,7 @@
 """An embeddings endpoint that fails (500, timeouts, garbage), as a real HTTP server on loopback:
 writes stay stored and keyword-searchable, jobs are retried with backoff, then set aside as
-failed with their error; once the endpoint recovers, a retry embeds them right."""
+failed with their error; once the endpoint recovers, a retry embeds them right (the queue's
+part on both stores)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from typing import Any, ClassVar
 import numpy as np
 import pytest
 from tests.support.pipeline import expected_keys, job_rows, queue, stored_keys, subprocess_env
+from tests.support.probe import Target
 
 from engramdb import Memory
 from engramdb.embedders.hashing import HashEmbedder
@@ -98,10 +100,11 @@ ERRORS = {"500": "answered 500", "slow": "unreachable", "json": "invalid JSON", 
           "nan": "NaN", "count": "vectors for"}
 
 
+@pytest.mark.pg_needs("search")
 @pytest.mark.parametrize("mode", sorted(ERRORS))
-def test_a_failing_endpoint_fails_jobs_for_good_and_a_retry_recovers_them(endpoint: str, tmp_path: Path,
+def test_a_failing_endpoint_fails_jobs_for_good_and_a_retry_recovers_them(endpoint: str, db_target: Target,
                                                                           mode: str) -> None:
-    path = tmp_path / f"{mode}.db"
+    path = db_target.db
     with Memory(path, embedder=_embedder(endpoint), worker=OPTIONS, close_timeout=5) as mem:
         [first] = mem.add("written while the endpoint was fine", user_id="u")
         assert mem.flush(timeout=10).remaining == 0  # the adapter now knows its dimension: 64
@@ -177,8 +180,8 @@ def _engram(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]
                           timeout=60)
 
 
-def test_the_cli_shows_failed_jobs_and_retries_them(endpoint: str, tmp_path: Path) -> None:
-    path = tmp_path / "cli.db"
+def test_the_cli_shows_failed_jobs_and_retries_them(endpoint: str, db_target: Target) -> None:
+    path = db_target.db
     with Memory(path, embedder=_embedder(endpoint), worker=OPTIONS, close_timeout=0) as mem:
         _Endpoint.mode = "500"
         records = [r for text in TEXTS for r in mem.add(text, user_id="u")]
@@ -213,8 +216,8 @@ def test_the_cli_shows_failed_jobs_and_retries_them(endpoint: str, tmp_path: Pat
         np.testing.assert_allclose(keys, expected_keys(rec, REFERENCE), atol=1e-5)
 
 
-def test_flush_exits_nonzero_while_the_endpoint_fails(endpoint: str, tmp_path: Path) -> None:
-    path = tmp_path / "fails.db"
+def test_flush_exits_nonzero_while_the_endpoint_fails(endpoint: str, db_target: Target) -> None:
+    path = db_target.db
     with Memory(path, embedder=_embedder(endpoint)) as mem:
         queue(mem.store, ["never embedded while the endpoint is down"])
     _Endpoint.mode = "500"

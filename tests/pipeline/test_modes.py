@@ -1,14 +1,15 @@
 """What a write is before and after the pipeline ran: keyword-searchable at once, found by
-meaning once embedded; and ``background=False``, which embeds inside the write as before."""
+meaning once embedded; and ``background=False``, which embeds inside the write as before (on
+both stores)."""
 
 from __future__ import annotations
 
 import io
-import sqlite3
-from pathlib import Path
 
 import numpy as np
+import pytest
 from tests.support.pipeline import expected_keys, queue, stored_keys
+from tests.support.probe import Target, make_target
 
 from engramdb import Memory
 from engramdb.engine.ingest import Batch
@@ -16,16 +17,15 @@ from engramdb.engine.ingest import Batch
 HASH = "hash:64"
 
 
-def _job_count(path: Path) -> int:
-    con = sqlite3.connect(path)
-    try:
-        return int(con.execute("SELECT count(*) FROM jobs").fetchone()[0])
-    finally:
-        con.close()
+pytestmark = pytest.mark.pg_needs("search")
 
 
-def test_a_memory_no_worker_embedded_is_found_by_keyword_and_counted(tmp_path: Path) -> None:
-    path = tmp_path / "m.db"
+def _job_count(target: Target) -> int:
+    return len(target.probe.job_rows())
+
+
+def test_a_memory_no_worker_embedded_is_found_by_keyword_and_counted(db_target: Target) -> None:
+    path = db_target.db
     with Memory(path, embedder=HASH) as mem:
         # written as a background add writes, by a process whose worker never got to it
         queue(mem.store, ["Pimenta the cat sleeps on the radiator", "the tram to Belem leaves at nine"],
@@ -52,8 +52,8 @@ def test_a_memory_no_worker_embedded_is_found_by_keyword_and_counted(tmp_path: P
         assert meaning.unembedded == 0 and meaning.warnings == ()
 
 
-def test_a_running_worker_makes_the_warning_unnecessary(tmp_path: Path) -> None:
-    path = tmp_path / "w.db"
+def test_a_running_worker_makes_the_warning_unnecessary(db_target: Target) -> None:
+    path = db_target.db
     with Memory(path, embedder=HASH) as mem:
         mem.add("written and queued", user_id="u")
         result = mem.search("queued", user_id="u")
@@ -64,14 +64,15 @@ def test_a_running_worker_makes_the_warning_unnecessary(tmp_path: Path) -> None:
         assert mem.search("queued", user_id="u").unembedded == 0
 
 
-def test_inline_mode_writes_no_job_and_embeds_inside_each_write(tmp_path: Path) -> None:
-    path = tmp_path / "inline.db"
+def test_inline_mode_writes_no_job_and_embeds_inside_each_write(db_target: Target,
+                                                                request: pytest.FixtureRequest) -> None:
+    path = db_target.db
     with Memory(path, embedder=HASH, background=False) as mem:
         [rec] = mem.add("the kettle is in the second cupboard", user_id="u")
         keys, model = stored_keys(path, rec.id)
         assert model == "hash-64" and keys is not None
         np.testing.assert_allclose(keys, expected_keys(rec), atol=1e-6)
-        assert _job_count(path) == 0
+        assert _job_count(db_target) == 0
 
         new = mem.update(rec.id, content="the kettle moved to the top shelf. It is red now.")
         np.testing.assert_allclose(stored_keys(path, rec.id)[0], expected_keys(new), atol=1e-6)
@@ -81,20 +82,18 @@ def test_inline_mode_writes_no_job_and_embeds_inside_each_write(tmp_path: Path) 
                             user_id="u", session_id="s")])
         out = io.StringIO()
         mem.export_jsonl(out, user_id="u")
-        with Memory(tmp_path / "copy.db", embedder=HASH, background=False) as copy:
+        target = make_target(request, "postgres" if db_target.pg else "sqlite", "copy")
+        with Memory(target.db, embedder=HASH, background=False) as copy:
             copy.import_jsonl(out.getvalue())
-            assert _job_count(tmp_path / "copy.db") == 0
+            assert _job_count(target) == 0
             assert not copy.pipeline.worker_running
 
-        assert _job_count(path) == 0
+        assert _job_count(db_target) == 0
         assert not mem.pipeline.worker_running  # no thread was ever started
-        con = sqlite3.connect(path)
-        unembedded = "SELECT count(*) FROM memories WHERE sys_to IS NULL AND embedding IS NULL"
-        assert con.execute(unembedded).fetchone() == (0,)
-        con.close()
+        assert all(keys is not None for keys, _ in db_target.probe.current_keys(64).values())
         hit = mem.search("kettles", user_id="u", k=1).hits[0]
         assert hit.record.id == successor.id and "dense" in hit.sources
         state = mem.status()
         assert state.stages == () and not state.background and state.pending == 0
         assert mem.flush().done == 0
-    assert _job_count(path) == 0
+    assert _job_count(db_target) == 0
