@@ -1,4 +1,5 @@
-"""One store per question: each haystack in a fresh SQLite file, deleted after its questions.
+"""One store per question: each haystack in a fresh SQLite file (or PostgreSQL database, with
+``--db``), deleted after its questions.
 
 A shared store would give BM25 the term statistics of every haystack of the run
 (about 74k turns on the LongMemEval dev split instead of one haystack's ~490),
@@ -18,7 +19,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from engramdb.bench.baselines import Query
-from engramdb.bench.runner import KeyFn, RunConfig, RunOutput, open_embedder, run
+from engramdb.bench.runner import KeyFn, RunConfig, RunOutput, open_embedder, run, store_target
 from engramdb.embedders.cache import CachedEmbedder
 from engramdb.engine.memory import Memory
 from engramdb.formats.base import Batch
@@ -52,14 +53,15 @@ def run_isolated(config: RunConfig, units: Sequence[Unit], key_of: KeyFn, *,
         for n, unit in enumerate(units):
             if n and time_limit_s is not None and time.monotonic() - started >= time_limit_s:
                 break
-            path = work / f"q{n:04d}.db"
-            mem = Memory(path, embedder=embedder, search_params=config.search_params())
+            target = store_target(config, work, f"q{n:04d}")
             try:
-                part = run(quiet, mem, unit.batches, unit.queries, key_of, bulk=True)
+                mem = Memory(store=target.open(), embedder=embedder, search_params=config.search_params())
+                try:
+                    part = run(quiet, mem, unit.batches, unit.queries, key_of, bulk=True)
+                finally:
+                    mem.close()
             finally:
-                mem.close()
-                for leftover in work.glob(f"{path.name}*"):
-                    leftover.unlink()
+                target.drop()
             _merge(total, part)
             completed += 1
             _progress(completed, len(units), total, started)

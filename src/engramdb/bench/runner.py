@@ -6,6 +6,7 @@ scope); gold answers and evidence stay with the dataset modules' scorers.
 
 from __future__ import annotations
 
+import secrets
 import shutil
 import sys
 import tempfile
@@ -21,6 +22,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from engramdb.bench.baselines import Query, Retrieval, make_methods
 from engramdb.bench.common import machine, percentiles
+from engramdb.bench.scale_targets import Target, postgres_target, sqlite_target
 from engramdb.core.errors import EngramError
 from engramdb.core.models import MemoryRecord
 from engramdb.core.ports import Embedder
@@ -48,6 +50,9 @@ class RunConfig:
     show_progress: bool | None = None  # None = when stderr is a terminal
     # overrides of engramdb's SearchParams (``--param NAME=VALUE``): "before" runs and ablations
     param_overrides: tuple[tuple[str, float | int | str | bool], ...] = ()
+    # a PostgreSQL server (``--db postgresql://...``): each store is a fresh database created on
+    # it and dropped afterwards; None: each store is a fresh SQLite file
+    db: str | None = None
 
     def progress(self) -> bool:
         return sys.stderr.isatty() if self.show_progress is None else self.show_progress
@@ -92,16 +97,29 @@ def open_embedder(config: RunConfig) -> Embedder:
     return CachedEmbedder(inner, config.cache) if config.cache is not None else inner
 
 
+def store_target(config: RunConfig, work: Path, label: str) -> Target:
+    """Where one store of the run lives: a fresh SQLite file in ``work``, or a fresh database on
+    the PostgreSQL server of ``--db`` (a unique name, so runs on one server never collide)."""
+    if config.db is None:
+        return sqlite_target(work, label)
+    return postgres_target(config.db, f"engram_bench_{label}_{secrets.token_hex(4)}")
+
+
 @contextmanager
 def fresh_memory(config: RunConfig) -> Iterator[Memory]:
-    """A Memory on a new SQLite file in a temporary directory, removed afterwards."""
+    """A Memory on a new store (SQLite file in a temporary directory, or a PostgreSQL database
+    with ``config.db``), removed afterwards."""
     work = Path(tempfile.mkdtemp(prefix="engram-bench-"))
     embedder = open_embedder(config)
-    mem = Memory(work / "bench.db", embedder=embedder, search_params=config.search_params())
+    target = store_target(config, work, "bench")
     try:
-        yield mem
+        mem = Memory(store=target.open(), embedder=embedder, search_params=config.search_params())
+        try:
+            yield mem
+        finally:
+            mem.close()
     finally:
-        mem.close()
+        target.drop()
         if isinstance(embedder, CachedEmbedder):
             embedder.close()
         shutil.rmtree(work, ignore_errors=True)
@@ -176,6 +194,7 @@ def run_info(config: RunConfig, out: RunOutput, data_path: Path, started: float,
         "latency_budget": LATENCY_BUDGET,
         "engramdb_search_params": asdict(config.search_params()),
         "engramdb_param_overrides": dict(config.param_overrides),
+        "store": "sqlite" if config.db is None else "postgresql",
         **at_start,
         "timing_s": {"ingest": round(out.ingest_s, 2), "embed": round(out.embed_s, 2), "search": round(out.search_s, 2),
                      "total": round(time.perf_counter() - started, 2)},

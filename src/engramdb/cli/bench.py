@@ -420,3 +420,38 @@ def scale(stores: str, sizes: str, layouts: str, lme_users: int, queries: int, p
                           pg_url=pg_url)
     base = RunSpec("sqlite", "one", 1, queries=queries, passes=passes, ack_sample=ack_sample, seed=seed)
     run_scale(setup, plan(chosen, shapes, _sizes(sizes), lme_users, base), out_dir)
+
+
+@bench.command("ann")
+@click.option("--sizes", default="100k", show_default=True, help="Vectors per library comparison (10k,100k).")
+@click.option("--libraries", default="usearch,faiss,hnswlib", show_default=True,
+              help="Among usearch, faiss, hnswlib (faiss-cpu and hnswlib: pip install them to compare).")
+@click.option("--queries", type=click.IntRange(1), default=300, show_default=True, help="LoCoMo questions asked.")
+@click.option("--layouts", default="", show_default=True,
+              help="Also whole searches through the store, e.g. one:100000,lme:100 (files kept in --work).")
+@click.option("--passes", type=click.IntRange(1), default=3, show_default=True, help="Timed passes per mode.")
+@click.option("--work", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Where the --layouts files are made and kept (default: OUT/ann-work).")
+@click.option("--embedder", envvar="ENGRAM_EMBEDDER", default=None)
+@click.option("--cache", "cache_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              default=Path("bench-out") / "embeddings.sqlite", show_default=True, help="Embedding cache file.")
+@click.option("--locomo", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              default=DEFAULT_DATA / "locomo" / "locomo_dev.json", show_default=True)
+@click.option("--lme", "longmemeval", type=click.Path(dir_okay=False, path_type=Path),
+              default=DEFAULT_DATA / "longmemeval" / "longmemeval_s_dev.json.gz", show_default=True)
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("bench-out"))
+def ann(sizes: str, libraries: str, queries: int, layouts: str, passes: int, work: Path | None,
+        embedder: str | None, cache_path: Path, locomo: Path, longmemeval: Path, out_dir: Path) -> None:
+    """ANN libraries on real vectors, the exact scan's threshold, and the store's search with the ANN tier
+    and the scope-first keyword plan (issue 13 §6)."""
+    from engramdb.bench.ann import LIBRARIES, run_ann
+
+    chosen = [s.strip() for s in libraries.split(",") if s.strip()]
+    if not chosen or any(s not in LIBRARIES for s in chosen):
+        raise click.BadParameter(f"comma-separated among {', '.join(LIBRARIES)}", param_hint="--libraries")
+    shapes = [s.strip() for s in layouts.split(",") if s.strip()]
+    if any(s.partition(":")[0] not in ("one", "lme") or not s.partition(":")[2].isdigit() for s in shapes):
+        raise click.BadParameter("one:N or lme:USERS, comma-separated", param_hint="--layouts")
+    run_ann(locomo, cache_path, embedder=embedder, sizes=_sizes(sizes), libraries=chosen, n_queries=queries,
+            out_dir=out_dir, layouts=shapes, longmemeval=longmemeval if longmemeval.is_file() else None, work=work,
+            passes=passes)

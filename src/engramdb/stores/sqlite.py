@@ -18,8 +18,10 @@ from engramdb.stores import sqlite_erasure as erasure
 from engramdb.stores import sqlite_jobs as queue
 from engramdb.stores import sqlite_queries as queries
 from engramdb.stores import sqlite_scopes
+from engramdb.stores.ann_index import AnnTier, min_vectors_from_env
 from engramdb.stores.sql_common import changeable, supersession, visible_to
 from engramdb.stores.sqlite_conn import Connection
+from engramdb.stores.sqlite_keyword import ScopeRanges
 from engramdb.stores.sqlite_queue import QueueMethods, next_seq
 from engramdb.stores.sqlite_restore import plan_restore
 from engramdb.stores.sqlite_retention import RetentionMethods
@@ -48,7 +50,10 @@ class SQLiteStore(QueueMethods, RetentionMethods):
     def __init__(self, path: str | Path) -> None:
         self.path = path
         self.conn = Connection(path)
-        self._vector_reads = VectorReads()
+        # big scopes also keep an HNSW index beside the file (<db>.ann/): ann_index.py
+        self.ann = AnnTier(str(path), min_vectors_from_env())
+        self._vector_reads = VectorReads(self.ann)
+        self._ranges = ScopeRanges()  # the keyword plan of small scopes in shared files (sqlite_keyword.py)
         self.embed_version = EMBED_VERSION  # recorded with the vectors written inline (set_vectors, add)
 
     def sibling(self) -> SQLiteStore:
@@ -120,21 +125,23 @@ class SQLiteStore(QueueMethods, RetentionMethods):
         with self.conn.write() as db:
             rec = self._latest(db, memory_id, scope)
             gone = erasure.closure(db, [rec.id])
-            erasure.erase(db, gone)
+            rowids = erasure.erase(db, gone)
             queue.forget(db, gone)
             self._bump(db)
         self.conn.checkpoint()
+        self.ann.erased(rowids)
 
     def delete_scope(self, scope: Scope) -> int:
         where, params = scope_clause(scope)
         with self.conn.write() as db:
             ids = [r[0] for r in db.execute(f"SELECT DISTINCT m.id FROM memories m WHERE {where}", params)]
             gone = erasure.closure(db, ids)
-            erasure.erase(db, gone, untombed=scope)
+            rowids = erasure.erase(db, gone, untombed=scope)
             queue.forget(db, gone)
             erasure.forget_tombstones(db, scope)
             self._bump(db)
         self.conn.checkpoint()
+        self.ann.erased(rowids)
         return len(gone)
 
     def restore(
@@ -213,7 +220,8 @@ class SQLiteStore(QueueMethods, RetentionMethods):
             return []
         try:
             with self.conn.read() as db:
-                return queries.rank_text(db, _fts_query(terms), *visibility_clause(spec), limit)
+                return queries.rank_text(db, _fts_query(terms), *visibility_clause(spec), limit,
+                                         ranges=self._ranges.ranges(db, spec.scope))
         except sqlite3.OperationalError as exc:
             raise StoreError(f"full-text search failed: {exc}") from exc
 
@@ -223,7 +231,8 @@ class SQLiteStore(QueueMethods, RetentionMethods):
         where, params = visibility_clause(spec)
         try:
             with self.conn.read() as db:
-                windows = queries.rank_text(db, _fts_query(terms), where, params, limit, table="windows_fts")
+                windows = queries.rank_text(db, _fts_query(terms), where, params, limit, table="windows_fts",
+                                            ranges=self._ranges.ranges(db, spec.scope))
                 members = queries.window_members(db, [w.ref for w in windows])
                 best: dict[int, float] = {}
                 for w in windows:

@@ -80,11 +80,13 @@ def closure(db: sqlite3.Connection, ids: Sequence[str]) -> list[str]:
     return list(seen)
 
 
-def erase(db: sqlite3.Connection, ids: Sequence[str], *, untombed: Scope | None = None) -> None:
+def erase(db: sqlite3.Connection, ids: Sequence[str], *, untombed: Scope | None = None) -> list[int]:
     """Remove every version and history row of ``ids``; a tombstone for each, except for those
-    inside ``untombed`` (a scope being forgotten keeps no tombstones); then :func:`scrub`."""
+    inside ``untombed`` (a scope being forgotten keeps no tombstones); then :func:`scrub`.
+    Returns the rowids of the removed rows that had vectors (the ANN tier drops them too)."""
     if not ids:
-        return
+        return []
+    vectors: list[int] = []
     at = ts(utcnow())
     k = key(db)
     turns: set[int] = set()
@@ -99,6 +101,8 @@ def erase(db: sqlite3.Connection, ids: Sequence[str], *, untombed: Scope | None 
                 "AND kind = 'turn' AND session_id IS NOT NULL", chunk):
             turns.add(int(rowid))
             sessions.add((user, agent, session))
+        vectors += [int(r[0]) for r in db.execute(
+            f"SELECT rowid FROM memories WHERE id IN ({marks}) AND embedding IS NOT NULL", chunk)]
         # the rows go at once (their windows with them, by trigger); the windows of the turns that
         # survive them are rebuilt once, after every row is gone (_sweep_windows)
         db.execute(f"DELETE FROM memories WHERE id IN ({marks})", chunk)
@@ -109,6 +113,7 @@ def erase(db: sqlite3.Connection, ids: Sequence[str], *, untombed: Scope | None 
     db.executemany(_TOMBSTONE, tombstones)
     _sweep_windows(db, turns, sessions)
     scrub(db, windows=bool(turns))
+    return vectors
 
 
 def _sweep_windows(db: sqlite3.Connection, turns: set[int],

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from engramdb.core.ports import Facets, Scored
+from engramdb.stores.sqlite_keyword import Ranges, rank_in_ranges
 
 # FTS rows ranked per visible row wanted; past that, the exact join is cheaper
 FTS_OVERFETCH = 3
@@ -22,10 +23,13 @@ FTS_TABLES = frozenset({"memories_fts", "windows_fts"})  # both keyed by the row
 
 
 def rank_text(db: sqlite3.Connection, match: str, where: str, params: list[Any], limit: int,
-              table: str = "memories_fts") -> list[Scored]:
-    """BM25 top ``limit`` visible rows of ``table`` for an FTS5 MATCH expression."""
+              table: str = "memories_fts", ranges: Ranges | None = None) -> list[Scored]:
+    """BM25 top ``limit`` visible rows of ``table`` for an FTS5 MATCH expression; with ``ranges``
+    (rowid ranges covering the read's scope: sqlite_keyword.py) only rows inside them are ranked."""
     if table not in FTS_TABLES:
         raise ValueError(f"not a full-text table: {table}")
+    if ranges:
+        return rank_in_ranges(db, match, where, params, limit, table, ranges)
     fast = _rank_text_fast(db, match, where, params, limit, table)
     if fast is not None:
         return fast

@@ -17,6 +17,7 @@ from engramdb.core.models import Kind, Records, Scope
 from engramdb.core.ports import ReadSpec, RecallStats
 from engramdb.stores import sqlite_erasure as erasure
 from engramdb.stores import sqlite_jobs as queue
+from engramdb.stores.ann_index import AnnTier
 from engramdb.stores.sqlite_conn import Connection
 from engramdb.stores.sqlite_sql import COLUMNS, dt, record_from_row, scope_clause, ts, visibility_clause
 
@@ -47,6 +48,7 @@ class RetentionMethods:
     """Mixed into SQLiteStore: the retention half of the Store port."""
 
     conn: Connection
+    ann: AnnTier
 
     def record_recalls(self, memory_ids: Sequence[str], at: datetime, *, count: int = 1) -> int:
         ids = list(dict.fromkeys(memory_ids))
@@ -133,10 +135,11 @@ class RetentionMethods:
                 present += [r[0] for r in db.execute(
                     f"SELECT DISTINCT id FROM memories WHERE id IN ({_marks(len(chunk))})", chunk)]
             gone = erasure.closure(db, present)
-            erasure.erase(db, gone)
+            rowids = erasure.erase(db, gone)
             queue.forget(db, gone)
             if gone:
                 _bump(db)
         if gone:
             self.conn.checkpoint()  # the WAL keeps no page image of what was erased
+            self.ann.erased(rowids)  # nor does the ANN index beside the database
         return gone

@@ -43,11 +43,14 @@ class ScopeMatrix:
     members: npt.NDArray[np.int64] = field(default_factory=lambda: np.empty((0, WINDOW_TURNS), np.int64))
     norms: npt.NDArray[np.float32] = field(default_factory=lambda: np.empty(0, np.float32))
     sessions: dict[object, list[tuple[OrderKey, int]]] = field(default_factory=dict)
+    seqs: npt.NDArray[np.int64] = field(default_factory=lambda: np.empty(0, np.int64))  # each row's embed_seq
+    # which windows hold each row (built on demand for the ANN tier; None after an append)
+    _holders: tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]] | None = None
 
     def append(self, rowids: list[int], blobs: list[bytes], dim: int, groups: list[Group] | None = None,
-               order: list[OrderKey] | None = None, seq: int | None = None) -> None:
+               order: list[OrderKey] | None = None, seq: int | None = None, seqs: list[int] | None = None) -> None:
         """Add rows; ``order`` is each row's place in its session, (event_time, id); ``seq`` the
-        embed sequence number the rows were read up to."""
+        embed sequence number the rows were read up to; ``seqs`` each row's own."""
         if seq is not None:
             self.max_seq = max(self.max_seq, seq)
         if not rowids:
@@ -56,6 +59,8 @@ class ScopeMatrix:
         start = self.matrix.shape[0]
         self.matrix = np.vstack([self.matrix, new]) if self.matrix.size else new.copy()
         self.rowids = np.concatenate([self.rowids, np.asarray(rowids, dtype=np.int64)])
+        self.seqs = np.concatenate([self.seqs, np.asarray(seqs or [self.max_seq] * len(rowids), dtype=np.int64)])
+        self._holders = None
         keys = order or [(float(start + i), "") for i in range(len(rowids))]
         self._add_windows(start, groups or [None] * len(rowids), keys)
 
@@ -79,6 +84,35 @@ class ScopeMatrix:
         self.members[pos] = -1
         self.members[pos, :len(window)] = window
         self.norms[pos] = float(np.linalg.norm(self.matrix[window].sum(axis=0)))
+
+    def windows_holding(self, positions: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+        """The rows whose windows contain any of ``positions`` (a row's own window holds it)."""
+        if self._holders is None:
+            flat = self.members.ravel()
+            owner = np.repeat(np.arange(self.members.shape[0], dtype=np.int64), self.members.shape[1])
+            keep = flat >= 0
+            order = np.argsort(flat[keep], kind="stable")
+            self._holders = (flat[keep][order], owner[keep][order])
+        members, owners = self._holders
+        lo = np.searchsorted(members, positions, side="left")
+        hi = np.searchsorted(members, positions, side="right")
+        if not len(positions):
+            return np.empty(0, np.int64)
+        return np.unique(np.concatenate([owners[a:b] for a, b in zip(lo, hi, strict=True)]))
+
+    def window_scores_at(self, rows: npt.NDArray[np.int64], query: Vector) -> npt.NDArray[np.float32]:
+        """Window cosines of ``rows`` alone (-inf for rows without a window): only their members'
+        vectors are read, which is what the ANN tier pays instead of a full scan."""
+        members = self.members[rows]
+        used = np.unique(members[members >= 0])
+        cos = np.zeros(self.matrix.shape[0] + 1, np.float32)
+        cos[used] = self.matrix[used] @ query
+        sums = cos[members].sum(axis=1)  # -1 picks the last slot, a zero
+        norms = self.norms[rows]
+        out = np.full(rows.shape[0], -np.inf, np.float32)
+        has = norms > 0
+        out[has] = sums[has] / norms[has]
+        return out
 
     def window_scores(self, cosines: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
         """Each row's window cosine (-inf for rows without a window), from the rows' cosines."""
