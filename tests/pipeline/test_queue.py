@@ -3,6 +3,7 @@ leases, stale claims, retries, erasure, statistics, and Memory.flush of one scop
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
@@ -65,6 +66,34 @@ def test_a_claim_leases_jobs_to_one_worker(store: Store) -> None:
     assert len({j.token for j in a} | {j.token for j in b} | {j.token for j in c}) == 3
     assert all(j.record is not None and j.record.id == j.memory_id and j.attempts == 1 for j in a + b + c)
     assert store.open_jobs() == 10 and store.open_jobs(states=("running",)) == 10
+
+
+def test_concurrent_claims_on_many_connections_lease_each_job_once(store: Store, probe: Probe) -> None:
+    """Six claimers, each on a store (a connection pool, for PostgreSQL) of its own, racing."""
+    records = queue(store, _texts(300))
+    leased: list[int] = []
+    errors: list[BaseException] = []
+    start = threading.Barrier(6)
+
+    def claimer(i: int) -> None:
+        own = open_store(str(probe.target))
+        try:
+            start.wait()
+            while jobs := own.claim(STAGES, 7, worker=f"w{i}", lease_s=60):
+                leased.extend(j.id for j in jobs)
+        except BaseException as exc:  # pragma: no cover - surfaced below
+            errors.append(exc)
+        finally:
+            own.close()
+
+    threads = [threading.Thread(target=claimer, args=(i,)) for i in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert errors == []
+    assert len(leased) == len(set(leased)) == len(records)  # every job leased, none twice
+    assert {r[3] for r in probe.job_rows()} == {"running"}
 
 
 def test_an_expired_lease_makes_jobs_claimable_and_voids_the_old_claim(store: Store, probe: Probe) -> None:

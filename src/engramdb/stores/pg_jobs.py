@@ -138,8 +138,7 @@ def _write_vectors(cur: Cursor, vectors: Sequence[VectorWrite], model_id: str | 
     cur.execute("DELETE FROM vectors WHERE ref = ANY(%s)", (refs,))
     cur.execute("UPDATE memories SET embed_model = %s, embed_version = %s, embed_seq = %s WHERE ref = ANY(%s)",
                 (model_id, version, rows.next_seq(cur), refs))
-    for v, (ref, _) in targets:
-        rows.write_vectors(cur, ref, v.keys, model_id)
+    rows.write_many_vectors(cur, [(ref, v.keys) for v, (ref, _) in targets], model_id)
     return any(had for _, (_, had) in targets)
 
 
