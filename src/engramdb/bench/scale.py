@@ -15,6 +15,7 @@ import multiprocessing
 import os
 import sys
 import tempfile
+import time
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -57,6 +58,8 @@ def run_scale(setup: Setup, specs: list[RunSpec], out_dir: Path, *, isolate: boo
             _in_child(setup, spec, path)
         else:
             _write(path, run_spec(setup, spec))
+    if setup.work.is_dir() and not any(setup.work.iterdir()):
+        setup.work.rmdir()
     return summarize(out_dir / "scale", machine(), sys.argv, Console(width=None if sys.stdout.isatty() else 170))
 
 
@@ -124,6 +127,9 @@ class _Ticker:
     """A progress bar per phase on stderr (a terminal only); call it with (phase, done, total)."""
 
     def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self.started: dict[str, float] = {}
+        self.finished: set[str] = set()
         self.progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                                  TimeElapsedColumn(), console=Console(stderr=True), disable=not enabled)
         self.tasks: dict[str, TaskID] = {}
@@ -136,6 +142,15 @@ class _Ticker:
         self.progress.stop()
 
     def __call__(self, phase: str, done: int, total: int) -> None:
+        if not self.enabled:  # a log: one line when a phase starts and one when it ends
+            if phase not in self.started:
+                self.started[phase] = time.monotonic()
+                print(f"  {phase} ...", file=sys.stderr, flush=True)
+            if done >= total and phase not in self.finished:
+                self.finished.add(phase)
+                print(f"  {phase}: {done:,} in {time.monotonic() - self.started[phase]:.1f} s", file=sys.stderr,
+                      flush=True)
+            return
         task = self.tasks.get(phase)
         if task is None:
             task = self.tasks[phase] = self.progress.add_task(phase, total=total)

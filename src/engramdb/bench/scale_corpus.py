@@ -14,6 +14,7 @@ the output counts real and synthetic memories separately (``scale_layouts.py``).
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,13 +25,14 @@ import numpy as np
 from engramdb.bench.longmemeval_data import load as load_longmemeval
 from engramdb.core.models import MemoryRecord, Scope
 from engramdb.core.ports import Embedder, Keys, Matrix, Vector
-from engramdb.embedders.cache import CachedEmbedder
+from engramdb.embedders.cache import CachedEmbedder, text_key
 from engramdb.engine.inputs import make_records
 from engramdb.engine.keys import sentence_keys
 from engramdb.formats.base import Batch, load_json
 from engramdb.formats.detect import parse_file
 from engramdb.registry import open_embedder
 
+POOL_QUESTIONS = 100  # LongMemEval questions whose haystacks the pool draws from (whatever --lme-users is)
 EMBED_CHUNK = 512  # texts per embedder call while the corpus is prepared
 
 
@@ -82,13 +84,13 @@ def keys_for(records: Sequence[MemoryRecord], embedder: Embedder) -> list[Keys]:
 def load_corpus(locomo: Path, longmemeval: Path | None, embedder: Embedder, *, pool_size: int, lme_users: int,
                 on_progress: Callable[[int, int], None] | None = None) -> Corpus:
     """The real turns (at most ``pool_size``, distinct texts) with their vectors, the questions,
-    and ``lme_users`` LongMemEval haystacks (their vectors are looked up when they are written)."""
+    and at least ``lme_users`` LongMemEval haystacks (their vectors are looked up when written)."""
     batches = list(parse_file(locomo, fmt="locomo").batches)
     locomo_turns = len(_distinct(batches))
     questions = [str(q["question"]) for s in load_json(locomo) for q in s["qa"]]
     haystacks: list[Haystack] = []
-    if longmemeval is not None and lme_users > 0:
-        loaded, _ = load_longmemeval(longmemeval, lme_users)
+    if longmemeval is not None:
+        loaded, _ = load_longmemeval(longmemeval, max(lme_users, POOL_QUESTIONS))
         haystacks = [Haystack(q.batches, q.query.text) for q in loaded]
         lme_questions = [h.question for h in haystacks]
         questions = _interleave(questions, lme_questions)
@@ -102,9 +104,10 @@ def load_corpus(locomo: Path, longmemeval: Path | None, embedder: Embedder, *, p
                 break
         if len(messages) >= pool_size:
             break
-    chosen = list(messages.values())
+    chosen = _cached_first(list(messages.values()), embedder)
     pool: list[Turn] = []
     step = 2000
+    misses = getattr(embedder, "misses", 0)
     for start in range(0, len(chosen), step):
         part = chosen[start:start + step]
         records = make_records(part, Scope(user_id="corpus"))
@@ -116,8 +119,26 @@ def load_corpus(locomo: Path, longmemeval: Path | None, embedder: Embedder, *, p
             "pool_longmemeval_turns": len(pool) - from_locomo,
             "pool_vectors": int(sum(t.keys.shape[0] for t in pool)), "questions": len(questions),
             "longmemeval_users": len(haystacks),
-            "longmemeval_turns": sum(len(b.messages) for h in haystacks for b in h.batches)}
+            "pool_texts_embedded_now": getattr(embedder, "misses", 0) - misses,
+            "longmemeval_turns_per_user": [sum(len(b.messages) for b in h.batches) for h in haystacks]}
     return Corpus(pool, questions, haystacks, info)
+
+
+def _cached_first(messages: list[dict[str, Any]], embedder: Embedder) -> list[dict[str, Any]]:
+    """Turns whose vectors are all in the embedding cache first (each keeps its order), so a run
+    embeds only what no earlier run did; the corpus info says how many were cached."""
+    if not isinstance(embedder, CachedEmbedder) or not embedder.path.is_file():
+        return messages
+    db = sqlite3.connect(f"file:{embedder.path}?mode=ro", uri=True)
+    try:
+        known = {row[0] for row in db.execute("SELECT text_sha256 FROM vectors WHERE model_id = ?",
+                                              (embedder.model_id,))}
+    finally:
+        db.close()
+    records = make_records(messages, Scope(user_id="corpus"))
+    hit = [all(text_key(t) in known for t in (r.index_text, *sentence_keys(r.content))) for r in records]
+    return [m for m, h in zip(messages, hit, strict=True) if h] + [m for m, h in zip(messages, hit, strict=True)
+                                                                  if not h]
 
 
 def _distinct(batches: Sequence[Batch]) -> set[str]:

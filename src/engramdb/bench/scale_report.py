@@ -51,6 +51,7 @@ def row(run: dict[str, Any]) -> dict[str, Any]:
         "store": run["store"], "layout": run["layout"], "size": run["size"], "memories": fill["memories"],
         "real": fill["real_memories"], "synthetic": fill["synthetic_memories"], "users": fill["users"],
         "p50_ms": s["p50_ms"]["median"], "p95_ms": s["p95_ms"]["median"], "p95_ms_min": s["p95_ms"]["min"],
+        "cpu_p50_ms": s["cpu_p50_ms"]["median"], "cpu_p95_ms": s["cpu_p95_ms"]["median"],
         "first_search_ms": run["index"]["first_search_ms"], "ann_build_s": (run["index"]["ann"] or {}).get("build_s"),
         "recall_at_10": run["recall"]["recall_at_k"], "dense_list": run["recall"]["dense_list"],
         "fill_per_s": fill["memories_per_s"], "ack_per_s": run["ack"]["add_many"]["memories_per_s"],
@@ -75,7 +76,8 @@ def check(goals: Sequence[Goal], rows: Sequence[dict[str, Any]]) -> list[dict[st
         for r in hits:
             value = r["recall_at_10"] if goal.metric == "recall" else r["p95_ms"]
             met = value >= goal.limit if goal.metric == "recall" else value <= goal.limit
-            out.append({"target": goal.label, "store": r["store"], "size": r["size"], "measured": value, "met": met})
+            out.append({"target": goal.label, "store": r["store"], "size": r["size"], "measured": value, "met": met,
+                        "cpu_p95_ms": None if goal.metric == "recall" else r["cpu_p95_ms"], "load_1m": r["load_1m"]})
     return out
 
 
@@ -144,23 +146,26 @@ def plot(rows: Sequence[dict[str, Any]], path: Path) -> Path | None:
 
 def print_tables(result: dict[str, Any], console: Console) -> None:
     table = Table(title="engram bench scale (p50 / p95: median over passes)")
-    for col in ("store", "layout", "memories", "users", "search p50 / p95 ms", "first search ms", "recall@10",
+    for col in ("store", "layout", "memories", "users", "search p50 / p95 ms", "CPU p50 / p95 ms", "first search ms",
+                "recall@10",
                 "fill /s", "ack /s", "catch-up /s", "bytes/memory", "peak RSS MB", "load"):
         table.add_column(col, justify="left" if col in ("store", "layout") else "right")
     for r in result["rows"]:
         table.add_row(r["store"], r["layout"], f"{r['memories']:,}", f"{r['users']:,}",
-                      f"{r['p50_ms']:.1f} / {r['p95_ms']:.1f}", f"{r['first_search_ms']:,.0f}",
+                      f"{r['p50_ms']:.1f} / {r['p95_ms']:.1f}", f"{r['cpu_p50_ms']:.1f} / {r['cpu_p95_ms']:.1f}",
+                      f"{r['first_search_ms']:,.0f}",
                       _num(r["recall_at_10"], "{:.3f}") + ("" if r["dense_list"] == "exact" else " (ann)"),
                       _num(r["fill_per_s"], "{:,.0f}"), _num(r["ack_per_s"], "{:,.0f}"),
                       _num(r["catch_up_per_s"], "{:,.1f}"), _num(r["bytes_per_memory"], "{:,.0f}"),
                       _num(r["peak_rss_mb"], "{:,.0f}"), _num(r["load_1m"], "{:.1f}"))
     console.print(table)
     goals = Table(title="targets (issue 13 §7)")
-    for col in ("target", "store", "measured", "met"):
+    for col in ("target", "store", "measured", "met", "CPU p95 ms", "load"):
         goals.add_column(col)
     for t in result["targets"]:
         goals.add_row(t["target"], t.get("store", "-"), _num(t["measured"], "{:.3f}"),
-                      "not run" if t["met"] is None else ("yes" if t["met"] else "NO"))
+                      "not run" if t["met"] is None else ("yes" if t["met"] else "NO"),
+                      _num(t.get("cpu_p95_ms"), "{:.1f}"), _num(t.get("load_1m"), "{:.1f}"))
     console.print(goals)
     if result["slopes_p95"]:
         console.print("fitted slope of log p95 against log size: "

@@ -158,6 +158,9 @@ def _retrieval_options(fn: F) -> F:
     fn = click.option("--param", "params", multiple=True, metavar="NAME=VALUE",
                       help="Override one of engramdb's SearchParams for this run (repeatable), e.g. "
                            "update_weight=0 for a 'before' run.")(fn)
+    fn = click.option("--db", "db", default=None, metavar="URL",
+                      help="A PostgreSQL server (postgresql://...): each store is a fresh database created there and "
+                           "dropped after it (default: fresh SQLite files).")(fn)
     return fn
 
 
@@ -191,7 +194,8 @@ def _param_overrides(params: tuple[str, ...]) -> tuple[tuple[str, float | int | 
 
 
 def _config(methods: str, limit: int | None, out_dir: Path, seed: int, embedder: str | None, no_cache: bool,
-            cache_path: Path | None, params: tuple[str, ...], answer_budget: int | None = None) -> RunConfig:
+            cache_path: Path | None, params: tuple[str, ...], db: str | None,
+            answer_budget: int | None = None) -> RunConfig:
     from engramdb.bench.baselines import parse_methods
     from engramdb.bench.runner import default_cache
     from engramdb.core.errors import ValidationError
@@ -201,9 +205,11 @@ def _config(methods: str, limit: int | None, out_dir: Path, seed: int, embedder:
     except ValidationError as exc:
         raise click.BadParameter(str(exc), param_hint="--methods") from None
     cache = None if no_cache else (cache_path or default_cache())
+    if db is not None and not db.startswith(("postgresql://", "postgres://")):
+        raise click.BadParameter("give a PostgreSQL server URL (postgresql://...)", param_hint="--db")
     return RunConfig(methods=tuple(names), budgets=BUDGETS, seed=seed, limit=limit, embedder=embedder,
                      cache=cache, out_dir=out_dir, answer_budget=answer_budget,
-                     param_overrides=_param_overrides(params))
+                     param_overrides=_param_overrides(params), db=db)
 
 
 @bench.command()
@@ -219,15 +225,15 @@ def _config(methods: str, limit: int | None, out_dir: Path, seed: int, embedder:
               help="Context budget (tokens) the reader is given.")
 @click.option("--answer-methods", default="engramdb", show_default=True,
               help="Methods whose packed context is answered from.")
-def locomo(path: Path, limit: int | None, params: tuple[str, ...], methods: str, out_dir: Path, seed: int,
-           embedder: str | None, no_cache: bool, cache_path: Path | None, base_url: str | None,
+def locomo(path: Path, db: str | None, limit: int | None, params: tuple[str, ...], methods: str, out_dir: Path,
+           seed: int, embedder: str | None, no_cache: bool, cache_path: Path | None, base_url: str | None,
            answer_model: str | None, judge_model: str | None, runs: int, answer_budget: str,
            answer_methods: str) -> None:
     """Evidence recall on LoCoMo for engramdb and baselines (BM25, dense, hybrid, random)."""
     from engramdb.bench.locomo import run_locomo
 
     setup = _answer_setup(base_url, answer_model, judge_model, runs, int(answer_budget), answer_methods)
-    config = _config(methods, limit, out_dir, seed, embedder, no_cache, cache_path, params,
+    config = _config(methods, limit, out_dir, seed, embedder, no_cache, cache_path, params, db,
                      int(answer_budget) if setup is not None else None)
     missing = [m for m in (setup.methods if setup else ()) if m not in config.methods]
     if missing:
@@ -254,8 +260,8 @@ LONGMEMEVAL_SAMPLE = DEFAULT_DATA / "longmemeval" / "longmemeval_s_sample.json.g
 @click.option("--types", default=None, metavar="TYPES",
               help="Only these question types, comma-separated (e.g. knowledge-update,multi-session; "
                    "abstention for the _abs questions).")
-def longmemeval(path: Path | None, limit: int | None, params: tuple[str, ...], methods: str, out_dir: Path,
-                seed: int, embedder: str | None,
+def longmemeval(path: Path | None, db: str | None, limit: int | None, params: tuple[str, ...], methods: str,
+                out_dir: Path, seed: int, embedder: str | None,
                 no_cache: bool, cache_path: Path | None, sample: bool, shared_store: bool,
                 max_minutes: float | None, types: str | None) -> None:
     """Session- and turn-level evidence recall on LongMemEval for engramdb and baselines.
@@ -274,7 +280,7 @@ def longmemeval(path: Path | None, limit: int | None, params: tuple[str, ...], m
     chosen = None if types is None else tuple(t.strip() for t in types.split(",") if t.strip())
     if chosen is not None and not chosen:
         raise click.BadParameter("give at least one question type", param_hint="--types")
-    run_longmemeval(data, _config(methods, limit, out_dir, seed, embedder, no_cache, cache_path, params),
+    run_longmemeval(data, _config(methods, limit, out_dir, seed, embedder, no_cache, cache_path, params, db),
                     shared_store=shared_store, time_limit_s=None if max_minutes is None else max_minutes * 60,
                     types=chosen)
 
@@ -379,7 +385,7 @@ def _sizes(value: str) -> list[int]:
               help="LongMemEval users (one haystack each) of the lme layout.")
 @click.option("--queries", type=click.IntRange(1), default=200, show_default=True, help="Searches per timed pass.")
 @click.option("--passes", type=click.IntRange(1), default=3, show_default=True, help="Timed passes over the queries.")
-@click.option("--ack-sample", type=click.IntRange(1), default=1000, show_default=True,
+@click.option("--ack-sample", type=click.IntRange(1), default=500, show_default=True,
               help="New memories written through Memory.add_many, then embedded by the catch-up.")
 @click.option("--pool", "pool_size", type=click.IntRange(1), default=20_000, show_default=True,
               help="Real turns (LoCoMo, then LongMemEval) before synthetic ones.")
