@@ -1,8 +1,8 @@
 """Looking at a database behind the Store port's back, for the pipeline's and retention's tests
 on both stores: the job rows, the job log, the stored vectors, recall statistics.
 
-``db_target`` (a fixture, parametrised sqlite / postgres) gives what ``Memory(...)`` opens (a
-path or a URL) and a :class:`Probe` on it; the postgres run gets a database of its own.
+``db_target`` (a fixture, parametrised sqlite / postgres, like ``db_factory``) gives what
+``Memory(...)`` opens (a path or a URL) and a :class:`Probe` on it.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import psycopg
 import pytest
+from tests.support.pg_fixtures import pg_database, pg_needs_marker
 
 from engramdb.core.models import MemoryRecord
 from engramdb.embedders.hashing import HashEmbedder
@@ -153,18 +154,9 @@ class Target:
 
 
 def make_target(request: pytest.FixtureRequest, backend: str, name: str = "db") -> Target:
-    """A fresh database; a postgres one skips while PostgresStore lacks the queue, retention, or a
-    part the test names with ``@pytest.mark.pg_needs(...)``."""
+    """A fresh database of ``backend`` (the same ``name`` within a test is the same one)."""
     if backend == "postgres":
-        from engramdb.stores.postgres import PostgresStore
-
-        marker = request.node.get_closest_marker("pg_needs")
-        missing = {"queue", "retention", *(marker.args if marker else ())} - PostgresStore.capabilities
-        if missing:
-            pytest.skip(f"PostgresStore has no {', '.join(sorted(missing))} yet")
-        server = request.getfixturevalue("pg_server")
-        url = server.create_database(name)
-        request.addfinalizer(lambda: server.drop_database(url))
+        url = pg_database(request, name)
         return Target(url, Probe(url))
     path = request.getfixturevalue("tmp_path") / f"{name}.db"
     return Target(path, Probe(path))
@@ -172,5 +164,6 @@ def make_target(request: pytest.FixtureRequest, backend: str, name: str = "db") 
 
 @pytest.fixture(params=["sqlite", "postgres"])
 def db_target(request: pytest.FixtureRequest) -> Target:
-    """A fresh database of each store (the postgres one needs the queue and retention)."""
+    """A fresh database of each store, with a probe on it; the postgres run honours ``pg_needs``."""
+    pg_needs_marker(request)
     return make_target(request, str(request.param))
