@@ -1,16 +1,16 @@
-"""Fixtures of the fact pipeline tests: a real Memory on a SQLite file (hash embedder, facts on,
-no background thread: ``flush`` works) whose LLM stages talk to a scripted chat server on
-loopback. The queue retries quickly (backoff 0.05 s, two attempts) and the client does not
-retry by itself, so a failed call fails the job at once."""
+"""Fixtures of the fact pipeline tests: a real Memory on a SQLite file or a PostgreSQL database
+(hash embedder, facts on, no background thread: ``flush`` works) whose LLM stages talk to a
+scripted chat server on loopback. The queue retries quickly (backoff 0.05 s, two attempts) and
+the client does not retry by itself, so a failed call fails the job at once."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 from tests.support.llm_server import ScriptedChatServer
+from tests.support.probe import Target
 
 from engramdb import Memory
 from engramdb.llms.openai import OpenAIChat, OpenAIChatOptions
@@ -33,12 +33,12 @@ def chat_client(url: str, **options: Any) -> OpenAIChat:
 
 
 @pytest.fixture()
-def make_memory(tmp_path: Path, server: ScriptedChatServer) -> Iterator[MemoryMaker]:
+def make_memory(db_target: Target, server: ScriptedChatServer) -> Iterator[MemoryMaker]:
     opened: list[Memory] = []
 
     def make(llm: Any = None, **kwargs: Any) -> Memory:
         kwargs.setdefault("worker", WorkerOptions(backoff_s=0.05, max_attempts=2, threads=0))
-        memory = Memory(tmp_path / "memory.db", embedder="hash:64", facts=True,
+        memory = Memory(db_target.db, embedder="hash:64", facts=True,
                         llm=chat_client(server.url) if llm is None else llm, close_timeout=0, **kwargs)
         opened.append(memory)
         return memory
