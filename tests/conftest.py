@@ -9,12 +9,14 @@ from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, settings
-from tests.support.pg_fixtures import db_factory, pg_needs_marker, pg_server, pg_store, pg_url  # noqa: F401 (fixtures)
 from tests.support.probe import db_target  # noqa: F401 (a fixture: sqlite and postgres databases)
 
 from engramdb import Memory
 from engramdb.core.ports import Store
 from engramdb.stores.sqlite import SQLiteStore
+
+# the PostgreSQL fixtures: pg_server, pg_url, db_factory (tests/support/pg_fixtures.py)
+pytest_plugins = ["tests.support.pg_fixtures"]
 
 # Property tests (tests/engine/test_fuzz_inputs.py): "ci" is reproducible (derandomized, no example
 # database) and small; ENGRAM_HYPOTHESIS_PROFILE=deep runs thousands of random examples.
@@ -36,10 +38,16 @@ os.environ.setdefault("ENGRAM_FACTS", "0")
 StoreFactory = Callable[[pytest.FixtureRequest, str], Store]
 STORE_FACTORIES: dict[str, StoreFactory] = {
     "sqlite": lambda request, name: SQLiteStore(request.getfixturevalue("tmp_path") / f"{name}.db"),
-    "postgres": pg_store,
+    "postgres": lambda request, name: _pg_store(request, name),
 }
 
 MemoryFactory = Callable[..., Memory]
+
+
+def _pg_store(request: pytest.FixtureRequest, name: str) -> Store:
+    from tests.support.pg_fixtures import pg_store  # imported here: pytest_plugins loads it first
+
+    return pg_store(request, name)
 
 
 class FlushingMemory(Memory):
@@ -96,10 +104,11 @@ def engram_cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]
 
 
 @pytest.fixture
-def mem(tmp_path: Path) -> Iterator[Memory]:
-    """A Memory on a fresh SQLite file with the hash embedder, embedding inline (the background
-    pipeline has its own tests, and the contract suite runs in both modes)."""
-    m = Memory(tmp_path / "mem.db", embedder="hash", background=False)
+def mem(db_factory: Callable[[str], Any]) -> Iterator[Memory]:
+    """A Memory on a fresh database of each store (a SQLite file, a PostgreSQL database) with the
+    hash embedder, embedding inline (the background pipeline has its own tests, and the contract
+    suite runs in both modes)."""
+    m = Memory(db_factory("mem"), embedder="hash", background=False)
     yield m
     m.close()
 
@@ -108,6 +117,8 @@ def mem(tmp_path: Path) -> Iterator[Memory]:
 def store_factory(request: pytest.FixtureRequest) -> Callable[[str], Store]:
     """Makes fresh stores of the parametrised backend; ``store_factory("db2")`` is a second, independent one.
     A test marked ``pg_needs("search", ...)`` skips its postgres run until PostgresStore has those parts."""
+    from tests.support.pg_fixtures import pg_needs_marker  # imported here: pytest_plugins loads it first
+
     pg_needs_marker(request)
     factory = STORE_FACTORIES[request.param]
     return lambda name="db": factory(request, name)

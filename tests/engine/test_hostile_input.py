@@ -6,9 +6,11 @@ import io
 import sqlite3
 
 import pytest
+from tests.support.probe import Probe
 
 from engramdb import EngramError, ImportFormatError, NotFoundError, ScopeError, ValidationError
 from engramdb.engine.ingest import MAX_CONTENT_BYTES
+from engramdb.stores.sqlite import SQLiteStore
 
 SQL_BOMB = "'); DROP TABLE memories;--"
 
@@ -21,8 +23,13 @@ def seeded(mem):
 
 def _unchanged(mem, before: int = 1) -> None:
     assert mem.count(user_id="u") == before
-    tables = {r[0] for r in sqlite3.connect(mem.store.conn.path).execute("SELECT name FROM sqlite_master")}
-    assert {"memories", "history", "memories_fts"} <= tables
+    if isinstance(mem.store, SQLiteStore):
+        tables = {r[0] for r in sqlite3.connect(mem.store.conn.path).execute("SELECT name FROM sqlite_master")}
+        assert {"memories", "history", "memories_fts"} <= tables
+    else:
+        tables = {r[0] for r in Probe(mem.store.url).rows(
+            "SELECT tablename FROM pg_tables WHERE schemaname = current_schema()")}
+        assert {"memories", "history", "vectors", "memory_terms"} <= tables
 
 
 # ---- content ------------------------------------------------------------------------
@@ -92,6 +99,11 @@ def test_lone_surrogates_in_reads(seeded):
 
 def test_nul_and_control_characters_are_stored_verbatim(mem):
     text = "before\x00after\x07bell\u202eRTL"
+    if not isinstance(mem.store, SQLiteStore):  # PostgreSQL text cannot hold U+0000: said, not mangled
+        with pytest.raises(ValidationError, match="NUL"):
+            mem.add(text, user_id="u")
+        assert mem.count(user_id="u") == 0
+        text = text.replace("\x00", "")
     [r] = mem.add(text, user_id="u")
     assert mem.get(r.id).content == text
 

@@ -46,7 +46,8 @@ def translate(exc: BaseException, where: str) -> EngramError:
     """A driver error as the EngramError a caller can act on."""
     if isinstance(exc, UnicodeEncodeError):
         return ValidationError("text is not valid UTF-8 (it holds a lone surrogate)")
-    if isinstance(exc, psycopg.DataError) and "NUL" in str(exc):
+    if isinstance(exc, pgerrors.UntranslatableCharacter) or (isinstance(exc, psycopg.DataError) and "NUL" in str(exc)):
+        # text fields and JSON strings alike (jsonb refuses the escape \u0000)
         return ValidationError("PostgreSQL text cannot hold NUL (U+0000) characters")
     if isinstance(exc, pgerrors.UniqueViolation | pgerrors.SerializationFailure | pgerrors.DeadlockDetected):
         return ConflictError(f"{where}: {exc}")
