@@ -4,6 +4,7 @@ numbers that come from the run (sizes, counts, bytes on disk), not from constant
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ from click.testing import CliRunner
 from engramdb.bench.scale import default_setup, plan, run_scale
 from engramdb.bench.scale_run import RunSpec
 from engramdb.cli.main import cli
+from engramdb.stores.ann_index import ENV_ANN_MIN
 
 
 @pytest.fixture(scope="module")
@@ -23,7 +25,15 @@ def result(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, Path]:
                           lme_users=2, pg_url=None, work=out / "work")
     base = RunSpec("sqlite", "one", 1, queries=8, passes=2, recall_queries=5, ack_sample=30, adds=3)
     specs = plan(["sqlite"], ["one", "many", "lme"], [150, 300], 2, base)
-    return run_scale(setup, specs, out, isolate=False), out / "scale"
+    before = os.environ.get(ENV_ANN_MIN)
+    os.environ[ENV_ANN_MIN] = "200"  # the one scope of 300 gets an ANN graph, the others stay exact
+    try:
+        return run_scale(setup, specs, out, isolate=False), out / "scale"
+    finally:
+        if before is None:
+            os.environ.pop(ENV_ANN_MIN)
+        else:
+            os.environ[ENV_ANN_MIN] = before
 
 
 def test_every_run_has_its_file_and_the_summary_its_rows(result: tuple[dict, Path]) -> None:
@@ -33,7 +43,7 @@ def test_every_run_has_its_file_and_the_summary_its_rows(result: tuple[dict, Pat
                      "sqlite-one-300.json"]
     assert json.loads((folder / "scale.json").read_text())["rows"] == summary["rows"]
     assert (folder / "scale.png").stat().st_size > 0
-    assert set(summary["slopes_p95"]) == {"sqlite / one", "sqlite / many"}
+    assert set(summary["slopes_p95"]) == {"sqlite / one", "sqlite / one, exact scan", "sqlite / many"}
     assert {t["target"] for t in summary["targets"]} >= {"ANN recall@10 >= 0.95 (largest one-scope run with the tier)"}
 
 
@@ -56,15 +66,20 @@ def test_timings_bytes_and_recall_are_measured(result: tuple[dict, Path]) -> Non
     big = json.loads((folder / "runs" / "sqlite-one-300.json").read_text())
     for run in (small, big):
         search = run["search"]
+        assert search["dense_lists"] == run["recall"]["dense_list"] == ("ann" if run is big else "exact")
         assert [p["n"] for p in search["passes"]] == [8, 8]
         assert 0 < search["p50_ms"]["min"] <= search["p50_ms"]["median"]
         assert all(p["p95_ms"] >= p["p50_ms"] > 0 for p in search["passes"])
         assert search["query_embeddings_during_timing"] == 0
-        assert run["recall"]["recall_at_k"] == 1.0 and run["recall"]["dense_list"] == "exact"  # exact scan = truth
         assert run["disk"]["bytes_per_memory"] == round(run["disk"]["bytes"] / run["fill"]["memories"], 1)
         assert sum(run["disk"]["parts"].values()) <= run["disk"]["bytes"]
         assert run["rss_mb"]["peak"] >= run["rss_mb"]["start"] > 0
         assert run["fill"]["memories_per_s"] > 0 and run["catch_up"]["memories_per_s"] > 0
+    assert small["recall"]["recall_at_k"] == big["recall_exact"]["recall_at_k"] == 1.0  # the exact scan: the truth
+    assert 0 < big["recall"]["recall_at_k"] <= 1.0 and "search_exact" not in small
+    assert big["index"]["ann"]["scopes_indexed"] == 1 and big["index"]["ann"]["build_s"] > 0
+    assert big["disk"]["parts"]["ann_index"] > 0 and "ann_index" not in small["disk"]["parts"]
+    assert big["search_exact"]["dense_lists"] == "exact" and len(big["search_exact"]["passes"]) == 2
     assert big["disk"]["bytes"] > small["disk"]["bytes"]
     assert big["disk"]["vector_bytes"] > small["disk"]["vector_bytes"]
 

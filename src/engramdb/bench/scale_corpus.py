@@ -18,7 +18,7 @@ import sqlite3
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -83,28 +83,27 @@ def keys_for(records: Sequence[MemoryRecord], embedder: Embedder) -> list[Keys]:
 
 def load_corpus(locomo: Path, longmemeval: Path | None, embedder: Embedder, *, pool_size: int, lme_users: int,
                 on_progress: Callable[[int, int], None] | None = None) -> Corpus:
-    """The real turns (at most ``pool_size``, distinct texts) with their vectors, the questions,
-    and at least ``lme_users`` LongMemEval haystacks (their vectors are looked up when written)."""
+    """The real turns (at most ``pool_size``, distinct texts: LoCoMo's and those of POOL_QUESTIONS
+    LongMemEval haystacks) with their vectors, the questions, and the LongMemEval haystacks
+    (the lme layout's users; their vectors are looked up when written). Turns and haystacks the
+    embedding cache already holds come first."""
     batches = list(parse_file(locomo, fmt="locomo").batches)
-    locomo_turns = len(_distinct(batches))
+    locomo_turns = _distinct(batches)
     questions = [str(q["question"]) for s in load_json(locomo) for q in s["qa"]]
     haystacks: list[Haystack] = []
+    known = _cache_keys(embedder)
     if longmemeval is not None:
-        loaded, _ = load_longmemeval(longmemeval, max(lme_users, POOL_QUESTIONS))
-        haystacks = [Haystack(q.batches, q.query.text) for q in loaded]
-        lme_questions = [h.question for h in haystacks]
-        questions = _interleave(questions, lme_questions)
-        batches += [b for h in haystacks for b in h.batches]
+        loaded, _ = load_longmemeval(longmemeval, None)
+        haystacks = _cached_first([Haystack(q.batches, q.query.text) for q in loaded],
+                                  lambda h: [m for b in h.batches for m in b.messages], known)
+        questions = _interleave(questions, [h.question for h in haystacks[:max(lme_users, POOL_QUESTIONS)]])
+        batches += [b for h in haystacks[:POOL_QUESTIONS] for b in h.batches]
     messages: dict[str, dict[str, Any]] = {}
     for b in batches:
         for m in b.messages:
             msg = {k: v for k, v in m.items() if k in ("role", "speaker", "content")}
             messages.setdefault(f"{msg.get('speaker')}\x00{msg['content']}", msg)
-            if len(messages) >= pool_size:
-                break
-        if len(messages) >= pool_size:
-            break
-    chosen = _cached_first(list(messages.values()), embedder)
+    chosen = _cached_first(list(messages.values()), lambda m: [m], known)[:pool_size]
     pool: list[Turn] = []
     step = 2000
     misses = getattr(embedder, "misses", 0)
@@ -114,31 +113,41 @@ def load_corpus(locomo: Path, longmemeval: Path | None, embedder: Embedder, *, p
         pool += [Turn(m, k) for m, k in zip(part, keys_for(records, embedder), strict=True)]
         if on_progress is not None:
             on_progress(len(pool), len(chosen))
-    from_locomo = min(locomo_turns, len(pool))
+    from_locomo = sum(1 for t in pool if f"{t.message.get('speaker')}\x00{t.message['content']}" in locomo_turns)
     info = {"pool_turns": len(pool), "pool_locomo_turns": from_locomo,
             "pool_longmemeval_turns": len(pool) - from_locomo,
             "pool_vectors": int(sum(t.keys.shape[0] for t in pool)), "questions": len(questions),
-            "longmemeval_users": len(haystacks),
+            "longmemeval_users": len(haystacks), "pool_limit": pool_size,
             "pool_texts_embedded_now": getattr(embedder, "misses", 0) - misses,
             "longmemeval_turns_per_user": [sum(len(b.messages) for b in h.batches) for h in haystacks]}
     return Corpus(pool, questions, haystacks, info)
 
 
-def _cached_first(messages: list[dict[str, Any]], embedder: Embedder) -> list[dict[str, Any]]:
-    """Turns whose vectors are all in the embedding cache first (each keeps its order), so a run
-    embeds only what no earlier run did; the corpus info says how many were cached."""
+T = TypeVar("T")
+
+
+def _cache_keys(embedder: Embedder) -> set[str] | None:
+    """The text keys the embedding cache holds for this model (None: no cache)."""
     if not isinstance(embedder, CachedEmbedder) or not embedder.path.is_file():
-        return messages
+        return None
     db = sqlite3.connect(f"file:{embedder.path}?mode=ro", uri=True)
     try:
-        known = {row[0] for row in db.execute("SELECT text_sha256 FROM vectors WHERE model_id = ?",
-                                              (embedder.model_id,))}
+        return {row[0] for row in db.execute("SELECT text_sha256 FROM vectors WHERE model_id = ?",
+                                             (embedder.model_id,))}
     finally:
         db.close()
-    records = make_records(messages, Scope(user_id="corpus"))
-    hit = [all(text_key(t) in known for t in (r.index_text, *sentence_keys(r.content))) for r in records]
-    return [m for m, h in zip(messages, hit, strict=True) if h] + [m for m, h in zip(messages, hit, strict=True)
-                                                                  if not h]
+
+
+def _cached_first(items: list[T], messages: Callable[[T], list[dict[str, Any]]], known: set[str] | None) -> list[T]:
+    """Items whose messages' vectors are all in the embedding cache first, each group in its
+    order, so a run embeds only what no earlier run did (the corpus info counts what it did)."""
+    if known is None:
+        return items
+    hit = []
+    for item in items:
+        records = make_records(messages(item), Scope(user_id="corpus"))
+        hit.append(all(text_key(t) in known for r in records for t in (r.index_text, *sentence_keys(r.content))))
+    return [i for i, h in zip(items, hit, strict=True) if h] + [i for i, h in zip(items, hit, strict=True) if not h]
 
 
 def _distinct(batches: Sequence[Batch]) -> set[str]:

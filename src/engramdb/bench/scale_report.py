@@ -54,6 +54,8 @@ def row(run: dict[str, Any]) -> dict[str, Any]:
         "cpu_p50_ms": s["cpu_p50_ms"]["median"], "cpu_p95_ms": s["cpu_p95_ms"]["median"],
         "first_search_ms": run["index"]["first_search_ms"], "ann_build_s": (run["index"]["ann"] or {}).get("build_s"),
         "recall_at_10": run["recall"]["recall_at_k"], "dense_list": run["recall"]["dense_list"],
+        "exact_p50_ms": run.get("search_exact", s)["p50_ms"]["median"],
+        "exact_p95_ms": run.get("search_exact", s)["p95_ms"]["median"],
         "fill_per_s": fill["memories_per_s"], "ack_per_s": run["ack"]["add_many"]["memories_per_s"],
         "add_one_p50_ms": run["ack"]["add_one"].get("p50_ms"), "catch_up_per_s": run["catch_up"]["memories_per_s"],
         "catch_up_projected_s": run["catch_up"]["projected_s_for_size"],
@@ -93,10 +95,16 @@ def slopes(rows: Sequence[dict[str, Any]]) -> dict[str, float]:
 
 
 def _series(rows: Sequence[dict[str, Any]]) -> dict[str, list[tuple[int, float, float]]]:
+    """Per store and layout: as the store runs (its ANN tier past the threshold), and, where the
+    tier answered, the exact scan on the same store."""
     series: dict[str, list[tuple[int, float, float]]] = {}
     for r in rows:
-        if r["layout"] != "lme":
-            series.setdefault(f"{r['store']} / {r['layout']}", []).append((r["memories"], r["p50_ms"], r["p95_ms"]))
+        if r["layout"] == "lme":
+            continue
+        key = f"{r['store']} / {r['layout']}"
+        series.setdefault(key, []).append((r["memories"], r["p50_ms"], r["p95_ms"]))
+        if any(x["dense_list"] == "ann" for x in rows if x["store"] == r["store"] and x["layout"] == r["layout"]):
+            series.setdefault(f"{key}, exact scan", []).append((r["memories"], r["exact_p50_ms"], r["exact_p95_ms"]))
     return {k: sorted(v) for k, v in series.items()}
 
 
@@ -146,13 +154,14 @@ def plot(rows: Sequence[dict[str, Any]], path: Path) -> Path | None:
 
 def print_tables(result: dict[str, Any], console: Console) -> None:
     table = Table(title="engram bench scale (p50 / p95: median over passes)")
-    for col in ("store", "layout", "memories", "users", "search p50 / p95 ms", "CPU p50 / p95 ms", "first search ms",
-                "recall@10",
+    for col in ("store", "layout", "memories", "users", "search p50 / p95 ms", "CPU p50 / p95 ms",
+                "exact scan p50 / p95", "first search ms", "recall@10",
                 "fill /s", "ack /s", "catch-up /s", "bytes/memory", "peak RSS MB", "load"):
         table.add_column(col, justify="left" if col in ("store", "layout") else "right")
     for r in result["rows"]:
         table.add_row(r["store"], r["layout"], f"{r['memories']:,}", f"{r['users']:,}",
                       f"{r['p50_ms']:.1f} / {r['p95_ms']:.1f}", f"{r['cpu_p50_ms']:.1f} / {r['cpu_p95_ms']:.1f}",
+                      "-" if r["dense_list"] == "exact" else f"{r['exact_p50_ms']:.1f} / {r['exact_p95_ms']:.1f}",
                       f"{r['first_search_ms']:,.0f}",
                       _num(r["recall_at_10"], "{:.3f}") + ("" if r["dense_list"] == "exact" else " (ann)"),
                       _num(r["fill_per_s"], "{:,.0f}"), _num(r["ack_per_s"], "{:,.0f}"),

@@ -4,15 +4,16 @@ Phases, in order (each number says what it includes):
 
 1. fill: every memory written through ``Store.add`` with pre-computed vectors, CHUNK per
    transaction (rows, full-text and window indexes, vectors; no embedding, no job);
-2. disk bytes (after a WAL checkpoint / VACUUM ANALYZE), and the ANN build where the store
-   has a tier;
-3. search: ``Memory.search`` with a 1,000-token budget in the query's user scope; the first
-   search (cold: it loads the scope's vectors) alone, an untimed pass that embeds every query
-   (and its variants) once, then ``passes`` timed passes; p50 / p95 per pass of the wall time
-   and of the thread's CPU time (on a shared machine, wall time above CPU time is waiting for
-   a core, not work);
+2. the first search (cold: it loads the scope's vectors) and, where the store has an ANN tier
+   and the scope is past its threshold, the wait for the graph that search started;
+3. search: ``Memory.search`` with a 1,000-token budget in the query's user scope: an untimed
+   pass that embeds every query (and its variants) once, then ``passes`` timed passes; p50 /
+   p95 per pass of the wall time and of the thread's CPU time (on a shared machine, wall time
+   above CPU time is waiting for a core, not work); with an ANN graph, the same again with
+   the tier switched off (``search_exact``);
 4. recall@k of the store's dense list (``Store.vector_search``) against the exact top k
-   computed while the memories were written;
+   computed while the memories were written (and of the exact scan, ``recall_exact``); then
+   disk bytes (after a WAL checkpoint / VACUUM ANALYZE; the ANN graphs included);
 5. acknowledged writes of ``ack_sample`` new texts through ``Memory.add_many`` and ``adds``
    single ``Memory.add`` calls (no worker running: the pure acknowledgement), then the
    catch-up: ``Memory.flush()`` embedding them with the real model (one compute thread).
@@ -40,7 +41,7 @@ from engramdb.bench.scale_layouts import (
     user_of,
     users,
 )
-from engramdb.bench.scale_targets import Target, ann_controls, peak_rss_mb, rss_mb, timed
+from engramdb.bench.scale_targets import Target, ann_tier, peak_rss_mb, rss_mb
 from engramdb.core.models import Scope
 from engramdb.core.ports import Embedder, ReadSpec, Store
 from engramdb.engine.ingest import Batch
@@ -88,19 +89,23 @@ def run_one(spec: RunSpec, target: Target, corpus: Corpus, documents: Embedder, 
                                                            for b in h.batches)
         out["fill"] = _fill(store, _chunks(spec, corpus, documents, rng), exact, model.model_id, tick, total)
         out["rss_mb"]["after_fill"] = rss_mb()
-        out["disk"] = _disk(target, store, out["fill"]["memories"])
-        build, exact_switch = ann_controls(store)
-        out["index"] = {"ann": None if build is None else {"build_s": round(timed(build), 3)}}
+        tier = ann_tier(store)
         mem = Memory(None, store=store, embedder=vectors, facts=False, llm=False, close_timeout=0,
                      worker=WorkerOptions(threads=0))
-        out["search"] = _search(mem, texts, who, vectors, spec, tick)
-        out["index"]["first_search_ms"] = out["search"].pop("first_ms")
+        out["index"] = _first_search(mem, texts, who, tier)
+        indexed = bool(tier is not None and tier.loaded())
+        _warm(mem, texts, who, tick)
+        vectors.mark()
+        out["search"] = _timed(mem, texts, who, spec.passes, tick, "ann" if indexed else "exact")
+        out["search"]["query_embeddings_during_timing"] = vectors.misses_since()
+        out["recall"] = _recall(store, qmat, exact, model.model_id, ann=indexed)
+        if tier is not None and indexed:  # the same store with the tier off: the exact baseline
+            threshold, tier.min_vectors = tier.min_vectors, None
+            out["search_exact"] = _timed(mem, texts, who, spec.passes, tick, "exact")
+            out["recall_exact"] = _recall(store, qmat, exact, model.model_id, ann=False)
+            tier.min_vectors = threshold
         out["rss_mb"]["after_search"] = rss_mb()
-        out["recall"] = _recall(store, qmat, exact, model.model_id, ann=build is not None)
-        if exact_switch is not None:
-            exact_switch(True)
-            out["recall"]["exact_mode"] = _recall(store, qmat, exact, model.model_id, ann=False)
-            exact_switch(False)
+        out["disk"] = _disk(target, store, out["fill"]["memories"])
         out["ack"], batches = _ack(mem, spec, corpus, rng)
         out["catch_up"] = _catch_up(mem, batches + spec.adds, out["fill"]["memories"], model, tick)
         mem.close()
@@ -166,32 +171,46 @@ def _disk(target: Target, store: Store, memories: int) -> dict[str, Any]:
     return disk
 
 
-def _search(mem: Memory, texts: list[str], who: list[str], vectors: QueryVectors, spec: RunSpec,
-            tick: Tick) -> dict[str, Any]:
-    mem.search(texts[0], user_id="scale-warm-up", budget_tokens=BUDGET)  # loads the tokenizer, an empty scope
+def _first_search(mem: Memory, texts: list[str], who: list[str], tier: Any | None) -> dict[str, Any]:
+    """The first search of a scope (cold: its vectors are read from the store), after one in an
+    empty scope (which loads the tokenizer); with an ANN tier, the wait for the build that
+    search started (it runs in the background; searches stay exact until it is done)."""
+    mem.search(texts[0], user_id="scale-warm-up", budget_tokens=BUDGET)
     t0 = time.perf_counter()
     mem.search(texts[0], user_id=who[0], budget_tokens=BUDGET)
-    first = (time.perf_counter() - t0) * 1000
-    for i, (q, user) in enumerate(zip(texts, who, strict=True)):  # untimed: embeds every query variant once
+    out: dict[str, Any] = {"first_search_ms": round((time.perf_counter() - t0) * 1000, 1), "ann": None}
+    if tier is not None:
+        tier.wait()
+        out["ann"] = {"min_vectors": tier.min_vectors, "scopes_indexed": tier.loaded(),
+                      "build_s": round(time.perf_counter() - t0, 3) if tier.loaded() else None,
+                      "build_includes": "the first search (reading the scope's vectors) and the graph build"}
+    return out
+
+
+def _warm(mem: Memory, texts: list[str], who: list[str], tick: Tick) -> None:
+    """Untimed: every query (and the variants a search embeds) is embedded once, every scope
+    asked is loaded."""
+    for i, (q, user) in enumerate(zip(texts, who, strict=True)):
         mem.search(q, user_id=user, budget_tokens=BUDGET)
         tick("warm-up searches", i + 1, len(texts))
-    vectors.mark()
-    passes = []
-    for p in range(spec.passes):
+
+
+def _timed(mem: Memory, texts: list[str], who: list[str], passes: int, tick: Tick, dense: str) -> dict[str, Any]:
+    runs = []
+    for p in range(passes):
         lat, cpu = [], []
         for i, (q, user) in enumerate(zip(texts, who, strict=True)):
             t1, c1 = time.perf_counter(), time.thread_time()
             mem.search(q, user_id=user, budget_tokens=BUDGET)
             lat.append((time.perf_counter() - t1) * 1000)
             cpu.append((time.thread_time() - c1) * 1000)
-            tick(f"timed searches, pass {p + 1}/{spec.passes}", i + 1, len(texts))
+            tick(f"timed searches ({dense}), pass {p + 1}/{passes}", i + 1, len(texts))
         on_cpu = percentiles(cpu)
-        passes.append({**percentiles(lat), "cpu_p50_ms": on_cpu["p50_ms"], "cpu_p95_ms": on_cpu["p95_ms"]})
-    return {"budget_tokens": BUDGET, "queries": len(texts), "passes": passes, "first_ms": round(first, 1),
-            "p50_ms": spread([p["p50_ms"] for p in passes]), "p95_ms": spread([p["p95_ms"] for p in passes]),
-            "cpu_p50_ms": spread([p["cpu_p50_ms"] for p in passes]),
-            "cpu_p95_ms": spread([p["cpu_p95_ms"] for p in passes]),
-            "query_embeddings_during_timing": vectors.misses_since()}
+        runs.append({**percentiles(lat), "cpu_p50_ms": on_cpu["p50_ms"], "cpu_p95_ms": on_cpu["p95_ms"]})
+    return {"budget_tokens": BUDGET, "queries": len(texts), "dense_lists": dense, "passes": runs,
+            "p50_ms": spread([p["p50_ms"] for p in runs]), "p95_ms": spread([p["p95_ms"] for p in runs]),
+            "cpu_p50_ms": spread([p["cpu_p50_ms"] for p in runs]),
+            "cpu_p95_ms": spread([p["cpu_p95_ms"] for p in runs])}
 
 
 def spread(values: list[float]) -> dict[str, float]:

@@ -2,17 +2,17 @@
 run, how many bytes it takes on disk (per part: rows, vectors, full-text, indexes), and the
 vector index build where the store has one to build.
 
-A store with an ANN tier plugs in through ``ann_controls``: the tier is found on the store by
-duck typing (``store.ann_build()`` builds or refreshes it and returns when it is done; the
-store's ``ann_exact`` attribute, when present, switches vector reads to the exact scan), so
-this harness imports nothing of the tier itself.
+A store's ANN tier plugs in through ``ann_tier`` (found on the store by duck typing, so the
+harness imports nothing of it): a search of a scope past its threshold starts the build in
+the background, the harness waits for it, and the tier can be switched off for an exact
+baseline on the same store.
 """
 
 from __future__ import annotations
 
 import os
 import re
-import time
+import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -52,6 +52,7 @@ def sqlite_target(work: Path, label: str) -> Target:
     def drop() -> None:
         for suffix in ("", "-wal", "-shm"):
             Path(f"{path}{suffix}").unlink(missing_ok=True)
+        shutil.rmtree(f"{path}.ann", ignore_errors=True)  # the ANN tier's files (ann_index.py)
 
     return Target("sqlite", open_store, lambda store: sqlite_disk(store, path), drop, str(path))
 
@@ -70,6 +71,10 @@ def sqlite_disk(store: Store, path: Path) -> dict[str, Any]:
     vectors, texts = db.execute("SELECT COALESCE(SUM(LENGTH(embedding)), 0), "
                                 "COALESCE(SUM(LENGTH(CAST(content AS BLOB))), 0) FROM memories").fetchone()
     files = sum(os.path.getsize(f"{path}{s}") for s in ("", "-wal", "-shm") if os.path.exists(f"{path}{s}"))
+    ann = Path(f"{path}.ann")
+    if ann.is_dir():  # the ANN tier's graphs, beside the file
+        parts["ann_index"] = sum(f.stat().st_size for f in ann.iterdir() if f.is_file())
+        files += parts["ann_index"]
     return {"bytes": files, "parts": parts, "vector_bytes": int(vectors), "content_bytes": int(texts)}
 
 
@@ -110,21 +115,13 @@ def postgres_target(server_url: str, label: str) -> Target:
     return Target("postgresql", open_store, disk, drop, url)
 
 
-def ann_controls(store: Store) -> tuple[Callable[[], None] | None, Callable[[bool], None] | None]:
-    """(build the ANN tier, switch vector reads to exact: True / back: False), each None when
-    the store has no such thing."""
-    build = getattr(store, "ann_build", None)
-    exact: Callable[[bool], None] | None = None
-    if hasattr(store, "ann_exact"):
-        def exact(on: bool) -> None:
-            setattr(store, "ann_exact", on)  # noqa: B010 (an attribute the Store port does not declare)
-    return (build if callable(build) else None), exact
-
-
-def timed(fn: Callable[[], Any]) -> float:
-    t0 = time.perf_counter()
-    fn()
-    return time.perf_counter() - t0
+def ann_tier(store: Store) -> Any | None:
+    """The store's ANN tier when it has one switched on (SQLite: ``store.ann``, ann_index.py),
+    else None. Its ``min_vectors`` is the scope size from which dense lists read the graph;
+    setting it to None makes them exact again (the harness's exact mode), ``wait()`` waits for
+    the builds a search started, ``loaded()`` counts the scope indexes held."""
+    tier = getattr(store, "ann", None)
+    return tier if tier is not None and getattr(tier, "min_vectors", None) else None
 
 
 def rss_mb() -> float:

@@ -418,6 +418,7 @@ def scale(stores: str, sizes: str, layouts: str, lme_users: int, queries: int, p
         raise click.BadParameter(f"comma-separated among {', '.join(LAYOUTS)}", param_hint="--layouts")
     if "postgresql" in chosen and not pg_url:
         raise click.UsageError("--store postgresql needs --pg-url postgresql://... (or $ENGRAM_BENCH_PG_URL)")
+    size_list = _sizes(sizes)
     has_lme = longmemeval.is_file()
     if "lme" in shapes and lme_users and not has_lme:
         raise click.UsageError(f"LongMemEval data not found at {longmemeval} (give --lme PATH or --lme-users 0)")
@@ -425,7 +426,7 @@ def scale(stores: str, sizes: str, layouts: str, lme_users: int, queries: int, p
                           cache=None if no_cache else cache_path, pool_size=pool_size, lme_users=lme_users,
                           pg_url=pg_url)
     base = RunSpec("sqlite", "one", 1, queries=queries, passes=passes, ack_sample=ack_sample, seed=seed)
-    run_scale(setup, plan(chosen, shapes, _sizes(sizes), lme_users, base), out_dir)
+    run_scale(setup, plan(chosen, shapes, size_list, lme_users, base), out_dir)
 
 
 @bench.command("ann")
