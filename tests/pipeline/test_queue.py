@@ -7,6 +7,7 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
+from datetime import timedelta
 from pathlib import Path
 
 import numpy as np
@@ -364,3 +365,21 @@ def test_a_job_whose_workers_keep_dying_is_set_aside(store: Store, probe: Probe)
     [job] = store.list_jobs(state="failed")
     assert job.memory_id == rec.id and job.error is not None and "died 3 times" in job.error
     assert probe.stored_keys(rec.id, DIM) == (None, None)  # it was not run a fourth time
+
+
+def test_a_worker_whose_clock_is_behind_keeps_its_lease_on_postgres(store: Store, probe: Probe,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """PostgreSQL's workers may run on many hosts: leases are judged by the database's clock, so
+    a worker whose own clock is an hour behind still holds its claim for the whole lease."""
+    if not probe.pg:
+        pytest.skip("a SQLite file has one host's clock")
+    records = queue(store, _texts(3))
+    behind = utcnow() - timedelta(hours=1)
+    with monkeypatch.context() as m:
+        for module in ("engramdb.stores.pg_queue", "engramdb.stores.postgres"):
+            m.setattr(f"{module}.utcnow", lambda: behind)
+        held = store.claim(STAGES, 10, worker="behind", lease_s=60)
+    assert len(held) == 3
+    assert store.claim(STAGES, 10, worker="on-time", lease_s=60) == []  # not expired an hour ago
+    assert store.complete(held, _output(store, records), seconds=0.01) == 3
+    assert probe.job_rows() == [] and probe.jobs_logged() == 3

@@ -31,6 +31,16 @@ _READY = ("j.state <> 'failed' AND ((j.state = 'pending' AND j.run_after <= %s) 
           "OR (j.state = 'running' AND j.lease_until < %s))")
 
 
+def db_now(cur: Cursor) -> float:
+    """The database server's clock (epoch seconds): the queue's one clock, whatever the clocks
+    of the hosts whose workers share it say (a lease judged by two skewed clocks could be
+    taken over while its holder still works)."""
+    cur.execute("SELECT extract(epoch FROM clock_timestamp())::float8")
+    row = cur.fetchone()
+    assert row is not None
+    return float(row[0])
+
+
 def _in_scope(scope: Scope | None) -> tuple[str, list[object]]:
     """Jobs of memories inside ``scope`` (every job for None)."""
     if scope is None:

@@ -1,9 +1,10 @@
 """The job queue methods of the PostgreSQL store (the SQL is in pg_jobs.py).
 
-Claims run outside the writers' lock (``write(serialize=False)``): they touch only job rows,
-take them with SKIP LOCKED and never wait, so any number of workers on any number of
-connections claim side by side. Completing a batch writes records and vectors and takes the
-lock as every other write does.
+Every time of a job (enqueued, due, leased until, logged) is the database server's clock, so
+workers on hosts with skewed clocks judge leases alike. Claims run outside the writers' lock
+(``write(serialize=False)``): they touch only job rows, take them with SKIP LOCKED and never
+wait, so any number of workers on any number of connections claim side by side. Completing a
+batch writes records and vectors and takes the lock as every other write does.
 """
 
 from __future__ import annotations
@@ -27,28 +28,30 @@ class PgQueueMethods:
     PROVIDES: frozenset[str] = frozenset({"queue"})
     conn: Connection
 
-    # hooks of the record side's write transactions
+    # hooks of the record side's write transactions (the queue keeps the database's time, not ``now``)
     def _enqueue_jobs(self, cur: Cursor, jobs: Sequence[JobSpec], now: float) -> None:
-        queue.enqueue(cur, jobs, now)
+        if jobs:
+            queue.enqueue(cur, jobs, queue.db_now(cur))
 
     def _forget_jobs(self, cur: Cursor, memory_ids: Sequence[str]) -> None:
         queue.forget(cur, memory_ids)
 
     def enqueue(self, jobs: Sequence[JobSpec]) -> None:
         with self.conn.write() as cur:
-            queue.enqueue(cur, jobs, ts(utcnow()))
+            queue.enqueue(cur, jobs, queue.db_now(cur))
 
     def claim(self, stages: Sequence[str], limit: int, *, worker: str, lease_s: float,
               scope: Scope | None = None) -> builtins.list[Job]:
         with self.conn.write(serialize=False) as cur:
-            return queue.claim(cur, stages, limit, worker=worker, lease_s=lease_s, now=ts(utcnow()), scope=scope)
+            return queue.claim(cur, stages, limit, worker=worker, lease_s=lease_s, now=queue.db_now(cur),
+                               scope=scope)
 
     def complete(self, jobs: Sequence[Job], output: StageOutput, *, seconds: float) -> int:
         with self.conn.write() as cur:
-            now = ts(utcnow())
-            done, replaced, held = queue.complete(cur, jobs, output, now=now, seconds=seconds)
+            done, replaced, held = queue.complete(cur, jobs, output, now=queue.db_now(cur), seconds=seconds)
             if held and (output.records or output.supersede or output.merge):
-                derive.apply(cast(derive.Writer, self), cur, output, held, now)  # PostgresStore's writers
+                # derived records keep the writers' (system) time, as every record does
+                derive.apply(cast(derive.Writer, self), cur, output, held, ts(utcnow()))
                 replaced = True
             if replaced:
                 rows.bump(cur)  # rows the vector caches hold changed their vectors: rebuild them
@@ -57,7 +60,7 @@ class PgQueueMethods:
     def fail_jobs(self, jobs: Sequence[Job], error: str, *, max_attempts: int,
                   backoff: Callable[[int], float]) -> int:
         with self.conn.write() as cur:
-            return queue.fail(cur, jobs, error, now=ts(utcnow()), max_attempts=max_attempts, backoff=backoff)
+            return queue.fail(cur, jobs, error, now=queue.db_now(cur), max_attempts=max_attempts, backoff=backoff)
 
     def release(self, jobs: Sequence[Job]) -> None:
         with self.conn.write() as cur:
@@ -70,7 +73,7 @@ class PgQueueMethods:
 
     def queue_stats(self, scope: Scope | None = None) -> builtins.list[StageStats]:
         with self.conn.read() as cur:
-            return queue.stats(cur, scope, ts(utcnow()))
+            return queue.stats(cur, scope, queue.db_now(cur))
 
     def list_jobs(self, *, state: JobState | None = None, stage: str | None = None,
                   limit: int = 100) -> builtins.list[JobInfo]:
@@ -79,4 +82,4 @@ class PgQueueMethods:
 
     def retry_jobs(self, *, stage: str | None = None, ids: Sequence[int] | None = None) -> int:
         with self.conn.write() as cur:
-            return queue.retry(cur, stage, ids, ts(utcnow()))
+            return queue.retry(cur, stage, ids, queue.db_now(cur))

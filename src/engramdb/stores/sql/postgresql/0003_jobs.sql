@@ -7,8 +7,8 @@
 -- them under a fresh token; only that token's holder completes or fails them, and the row is
 -- deleted in the transaction that writes the job's output: a job is done once or not at all.
 -- Writing the memory again resets its job (one per stage and memory), voiding the old claim.
--- Times are epoch seconds of the clients' clocks, as everywhere in this schema: hosts that
--- share a database keep their clocks in sync (a lease of 120 s absorbs ordinary drift).
+-- Times are epoch seconds of the database server's clock (pg_jobs.db_now), so workers on
+-- hosts with skewed clocks judge a lease alike.
 CREATE TABLE jobs (
     id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     stage       text             NOT NULL,
