@@ -171,3 +171,23 @@ def test_readme_serving_block_runs_as_written(checkout: Path, tmp_path: Path) ->
     assert "window seats" in found["context"]
     assert refused["error"]["type"] == "forbidden"
     assert (checkout / "team.keys.db").is_file()
+
+
+def test_readme_postgresql_block_runs_as_written(checkout: Path, tmp_path: Path,
+                                                 request: pytest.FixtureRequest) -> None:
+    """The PostgreSQL block, as written: its own throwaway server (scripts/dev_pg.py), the CLI on it."""
+    request.getfixturevalue("pg_server")  # skips (or fails with ENGRAM_REQUIRE_PG=1) where PostgreSQL cannot run
+    [block] = code_blocks("PostgreSQL", "bash")
+    root = README.parent
+    for name in ("scripts", "tests"):
+        (checkout / name).symlink_to(root / name, target_is_directory=True)
+    env = {**os.environ, "ENGRAM_EMBEDDER": "hash", "ENGRAM_FACTS": "1"}
+    env.pop("ENGRAM_DB", None)
+    script = checkout / "readme_pg.sh"
+    script.write_text("set -euo pipefail\n" + block, encoding="utf-8")
+    done = subprocess.run(["bash", str(script)], cwd=checkout, env=env, capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "Berlin" in done.stdout
+    keys = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{") and '"tenant"' in line]
+    assert [k["tenant"] for k in keys] == ["acme"] and keys[0]["name"] == "ci"
