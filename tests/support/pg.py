@@ -116,12 +116,13 @@ class PgServer:
         self._admin(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(TEMPLATE)))
         migrate_url(self.url(TEMPLATE))
 
-    def create_database(self, name: str) -> str:
-        """A fresh, migrated database (a copy of the template); returns its URL."""
+    def create_database(self, name: str, *, empty: bool = False) -> str:
+        """A fresh, migrated database (a copy of the template), or with ``empty`` one that has no
+        engramdb schema yet; returns its URL."""
         with self._lock:
             db = f"t{next(self._counter)}_{''.join(c for c in name.lower() if c.isalnum())[:40]}"
-        self._admin(sql.SQL("CREATE DATABASE {} TEMPLATE {} STRATEGY FILE_COPY").format(
-            sql.Identifier(db), sql.Identifier(TEMPLATE)))
+        self._admin(sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
+            sql.Identifier(db), sql.Identifier("template0" if empty else TEMPLATE)))
         return self.url(db)
 
     def drop_database(self, url: str) -> None:

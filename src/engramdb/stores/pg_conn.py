@@ -51,7 +51,8 @@ def translate(exc: BaseException, where: str) -> EngramError:
         return ValidationError("PostgreSQL text cannot hold NUL (U+0000) characters")
     if isinstance(exc, pgerrors.UniqueViolation | pgerrors.SerializationFailure | pgerrors.DeadlockDetected):
         return ConflictError(f"{where}: {exc}")
-    if isinstance(exc, pgerrors.InvalidCatalogName):
+    if isinstance(exc, pgerrors.InvalidCatalogName) or (
+            isinstance(exc, psycopg.OperationalError) and "does not exist" in str(exc)):  # at connect time
         return NotFoundError(f"{where}: {exc}")
     return StoreError(f"{where}: {exc}")
 
