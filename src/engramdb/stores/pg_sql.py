@@ -71,9 +71,10 @@ def _compile_column(cond: Cond, column: str, cast: Any) -> tuple[str, list[Any]]
 def _typed(value: Any) -> tuple[int, str, Any]:
     """(class, SQL expression of the value of that class, bound value)."""
     if isinstance(value, bool):
-        return _NUMERIC, "engram_num(m.metadata #> %s)", int(value)
+        return _NUMERIC, "engram_num(m.metadata #> %s)", str(int(value))
     if isinstance(value, int | float):
-        return _NUMERIC, "engram_num(m.metadata #> %s)", value
+        # as JSON writes it (repr): the numeric equal to the one jsonb parsed from the record
+        return _NUMERIC, "engram_num(m.metadata #> %s)", repr(value)
     return _TEXT, 'engram_text(m.metadata #> %s) COLLATE "C"', str(value)
 
 
@@ -95,11 +96,13 @@ def _compile_metadata(cond: Cond) -> tuple[str, list[Any]]:
 
 
 def _metadata_in(op: str, path: list[str], values: tuple[Any, ...]) -> tuple[str, list[Any]]:
+    if not values:
+        return ("FALSE" if op == "in" else "TRUE"), []
     if op == "nin" and any(v is None for v in values):
         return "FALSE", []  # x NOT IN (..., NULL) is never true
     numbers = [_typed(v)[2] for v in values if v is not None and _typed(v)[0] == _NUMERIC]
     texts = [_typed(v)[2] for v in values if v is not None and _typed(v)[0] == _TEXT]
-    found = ("(engram_rank(m.metadata #> %s) = 1 AND engram_num(m.metadata #> %s) = ANY(%s::numeric[])) OR "
+    found = ("(engram_rank(m.metadata #> %s) = 1 AND engram_num(m.metadata #> %s) = ANY(%s::text[]::numeric[])) OR "
              '(engram_rank(m.metadata #> %s) = 2 AND engram_text(m.metadata #> %s) COLLATE "C" = ANY(%s::text[]))')
     params = [path, path, numbers, path, path, texts]
     if op == "in":
