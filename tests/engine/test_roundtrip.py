@@ -13,7 +13,10 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from engramdb import Memory
+from engramdb.stores.sqlite import SQLiteStore
 
 QUERIES = ["tournament turtles", "what did Ann adopt", "weekend plans", "vegan", "piano lessons",
            "Tofu", "practice on Monday", "moving to Lisbon"]
@@ -125,3 +128,34 @@ def test_a_timestamp_only_update_keeps_the_turn_in_place_in_its_windows(tmp_path
         assert last[turns[2].id] == (turns[2].id, turns[0].id)
     finally:
         m.close()
+
+
+@pytest.mark.parametrize("direction", ["sqlite->postgres", "postgres->sqlite"])
+def test_an_export_moves_between_the_stores(direction: str, request: pytest.FixtureRequest,
+                                            tmp_path: Path) -> None:
+    """A scope exported from one store and imported into the other is the same memory there: the
+    same records and versions, history, tombstones, export text and search results (issue 13)."""
+    from tests.support.pg_fixtures import pg_store
+
+    made = {"sqlite": SQLiteStore(tmp_path / "copy.db"), "postgres": pg_store(request, "copy")}
+    first, second = direction.split("->")
+    src = Memory(store=made[first], embedder="hash", background=False)
+    dst = Memory(store=made[second], embedder="hash", background=False)
+    try:
+        populate(src)
+        dump = export(src, user_id="ann")
+        assert dst.import_jsonl(io.StringIO(dump)) > 0
+        for read in ({}, {"include_superseded": True}):
+            assert [r.to_dict() for r in dst.list(user_id="ann", limit=1000, **read)] == \
+                [r.to_dict() for r in src.list(user_id="ann", limit=1000, **read)]
+        for rec in src.list(user_id="ann", include_superseded=True, limit=1000):
+            assert [e.to_dict() for e in dst.history(rec.id)] == [e.to_dict() for e in src.history(rec.id)]
+        assert export(dst) == dump
+        assert dense_windows(dst, "ann") == dense_windows(src, "ann")
+        mine, theirs = searches(dst), searches(src)  # the same hits; scores equal to float32 rounding
+        assert [[i for i, _ in hits] for hits in mine] == [[i for i, _ in hits] for hits in theirs]
+        assert [s for hits in mine for _, s in hits] == pytest.approx([s for hits in theirs for _, s in hits],
+                                                                       abs=1e-6)
+    finally:
+        src.close()
+        dst.close()
