@@ -33,29 +33,46 @@ def _opt_ts(value: Any) -> float | None:
     return None if value is None else ts(value)
 
 
-def insert_record(cur: Cursor, rec: MemoryRecord, *, sys_to: float | None = None, keys: Keys | None = None,
-                  model_id: str | None = None, seq: int | None = None, embed_version: int | None = None) -> int:
-    """Insert one record version (and its vectors, when given); returns its ref."""
+def _row(rec: MemoryRecord, sys_to: float | None, has: bool, model_id: str | None, seq: int | None,
+         embed_version: int | None) -> tuple[Any, ...]:
     s = rec.scope
-    has = keys is not None
-    cur.execute(_INSERT, (
+    return (
         rec.id, rec.version, s.user_id, s.agent_id, s.session_id, rec.kind.value, rec.role, rec.speaker,
         rec.content, Jsonb(rec.metadata), ts(rec.event_time), ts(rec.created_at), ts(rec.updated_at), sys_to,
         _opt_ts(rec.superseded_at), rec.superseded_by, Jsonb(list(rec.provenance)), rec.content_hash,
         rec.index_hash, model_id if has else None, embed_version if has else None, seq if has else None,
         _opt_ts(rec.valid_to), rec.subject, rec.attribute, _opt_ts(rec.expires_at),
-    ))
-    row = cur.fetchone()
-    assert row is not None
-    ref = int(row[0])
-    if keys is not None and model_id is not None:
-        write_vectors(cur, ref, keys, model_id)
+    )
+
+
+def insert_records(cur: Cursor, records: Sequence[MemoryRecord], keys: Sequence[Keys | None] | None, *,
+                   model_id: str | None = None, seq: int | None = None, embed_version: int | None = None,
+                   sys_to: float | None = None) -> list[int]:
+    """Insert record versions and their vectors (``keys[i]`` for ``records[i]``, None: none yet)
+    in two pipelined statements; returns their refs, in order."""
+    if not records:
+        return []
+    found = list(keys) if keys is not None else [None] * len(records)
+    cur.executemany(_INSERT, [_row(rec, sys_to, k is not None and model_id is not None, model_id, seq, embed_version)
+                              for rec, k in zip(records, found, strict=True)], returning=True)
+    refs = []
+    while True:
+        row = cur.fetchone()
+        assert row is not None
+        refs.append(int(row[0]))
+        if not cur.nextset():
+            break
+    if model_id is not None:
+        write_many_vectors(cur, [(ref, k) for ref, k in zip(refs, found, strict=True) if k is not None], model_id)
+    return refs
+
+
+def insert_record(cur: Cursor, rec: MemoryRecord, *, sys_to: float | None = None, keys: Keys | None = None,
+                  model_id: str | None = None, seq: int | None = None, embed_version: int | None = None) -> int:
+    """Insert one record version (and its vectors, when given); returns its ref."""
+    [ref] = insert_records(cur, [rec], [keys], model_id=model_id, seq=seq, embed_version=embed_version,
+                           sys_to=sys_to)
     return ref
-
-
-def write_vectors(cur: Cursor, ref: int, keys: Keys, model_id: str) -> None:
-    """The vectors of one row: row 0 of ``keys`` as key 0 (the whole text), the sentence keys after it."""
-    write_many_vectors(cur, [(ref, keys)], model_id)
 
 
 def write_many_vectors(cur: Cursor, items: Sequence[tuple[int, Keys]], model_id: str) -> None:
@@ -97,6 +114,12 @@ def to_json(value: dict[str, Any] | None) -> str | None:
 def event(cur: Cursor, memory_id: str, action: Action, at: Any, before: dict[str, Any] | None,
           after: dict[str, Any] | None) -> None:
     cur.execute(_EVENT, (new_id(), memory_id, action.value, ts(at), to_json(before), to_json(after)))
+
+
+def add_events(cur: Cursor, records: Sequence[MemoryRecord]) -> None:
+    """The 'add' event of each new record, in one pipelined statement."""
+    cur.executemany(_EVENT, [(new_id(), rec.id, Action.ADD.value, ts(rec.created_at), None, to_json(rec.to_dict()))
+                             for rec in records])
 
 
 def write_events(cur: Cursor, events: Sequence[HistoryEvent]) -> None:

@@ -57,11 +57,9 @@ class PostgresStore(PgSearchMethods, PgQueueMethods, PgRetentionMethods):
             jobs: Sequence[JobSpec] = ()) -> None:
         with self.conn.write() as cur:
             seq = self._seq_for(cur, vectors)
-            refs = []
-            for i, rec in enumerate(records):
-                refs.append(self._insert(cur, rec, None if vectors is None else vectors[i], model_id, seq,
-                                         index=False))
-                rows.event(cur, rec.id, Action.ADD, rec.created_at, None, rec.to_dict())
+            refs = rows.insert_records(cur, records, vectors, model_id=model_id, seq=seq,
+                                       embed_version=self.embed_version)
+            rows.add_events(cur, records)
             self._index_text(cur, refs)  # one statement for the batch: its windows are built once
             self._enqueue_jobs(cur, jobs, ts(utcnow()))
 
@@ -247,13 +245,11 @@ class PostgresStore(PgSearchMethods, PgQueueMethods, PgRetentionMethods):
     # ---- internals ----------------------------------------------------------
 
     def _insert(self, cur: Cursor, rec: MemoryRecord, keys: Keys | None, model_id: str | None,
-                seq: int | None, sys_to: float | None = None, *, index: bool = True) -> int:
-        """Insert one record version; ``index=False``: the caller indexes its text (``_index_text``)
-        before the transaction ends."""
+                seq: int | None, sys_to: float | None = None) -> int:
+        """Insert one record version and index its text (keyword index, episode windows: pg_search.py)."""
         ref = rows.insert_record(cur, rec, sys_to=sys_to, keys=keys, model_id=model_id, seq=seq,
                                  embed_version=self.embed_version)
-        if index:
-            self._index_text(cur, [ref])  # keyword index and episode windows (pg_search.py)
+        self._index_text(cur, [ref])
         return ref
 
     def _seq_for(self, cur: Cursor, vectors: Sequence[Keys | None] | None) -> int | None:
