@@ -34,7 +34,8 @@ def main() -> None:
         pass
     finally:
         server.stop()
-        URL_FILE.unlink(missing_ok=True)
+        if URL_FILE.exists() and URL_FILE.read_text() == url:  # another server may have written it since
+            URL_FILE.unlink()
 
 
 if __name__ == "__main__":

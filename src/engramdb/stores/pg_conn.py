@@ -143,14 +143,18 @@ class Connection:
             raise translate(exc, self.name) from exc
 
     @contextmanager
-    def read(self) -> Iterator[Cursor]:
+    def read(self, *, snapshot: bool = True) -> Iterator[Cursor]:
+        """One read-only snapshot; ``snapshot=False`` for a read of one statement, which is its own
+        snapshot in autocommit (no BEGIN / ROLLBACK round trips: reads that retrieval makes many
+        times per search)."""
         held = self._held()
         if held is not None:
             yield held
             return
         try:
             with self.pool.connection() as conn, conn.cursor() as cur:
-                cur.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+                if snapshot:
+                    cur.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
                 try:
                     yield cur
                 finally:

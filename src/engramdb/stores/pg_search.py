@@ -38,7 +38,7 @@ class PgSearchMethods:
     def text_search(self, spec: ReadSpec, terms: Sequence[str], limit: int) -> ScoredList:
         if not terms or limit <= 0:
             return []
-        with self.conn.read() as cur:
+        with self.conn.read(snapshot=False) as cur:
             return self._rank(cur, "t", spec, terms, limit)
 
     def window_search(self, spec: ReadSpec, terms: Sequence[str], limit: int) -> ScoredList:
@@ -67,15 +67,15 @@ class PgSearchMethods:
             return pg_vectors.turns(cur, spec, query, model_id, limit)
 
     def key_search(self, spec: ReadSpec, refs: Sequence[int], query: Vector, model_id: str) -> ScoredList:
-        with self.conn.read() as cur:
+        with self.conn.read(snapshot=False) as cur:
             return pg_vectors.keys(cur, spec, refs, query, model_id)
 
     def window_vector_search(self, spec: ReadSpec, query: Vector, model_id: str, limit: int) -> ScoredList:
-        with self.conn.read() as cur:
+        with self.conn.read(snapshot=False) as cur:
             return pg_vectors.windows(cur, spec, query, model_id, limit)
 
     def vector_for_hash(self, index_hash: str, model_id: str, dim: int, version: int = 1) -> Keys | None:
-        with self.conn.read() as cur:
+        with self.conn.read(snapshot=False) as cur:
             return pg_vectors.for_hash(cur, index_hash, model_id, dim, version)
 
     def _ensure_hnsw(self, model_id: str, dim: int) -> None:
@@ -120,7 +120,7 @@ class PgSearchMethods:
     def facets(self, refs: Sequence[int]) -> dict[int, Facets]:
         if not refs:
             return {}
-        with self.conn.read() as cur:
+        with self.conn.read(snapshot=False) as cur:
             cur.execute("SELECT ref, session_id, speaker, event_time, role FROM memories WHERE ref = ANY(%s)",
                         ([int(r) for r in refs],))
             return {int(ref): Facets(session, speaker, datetime.fromtimestamp(when, tz=UTC), role)
@@ -128,7 +128,7 @@ class PgSearchMethods:
 
     def embed_models(self, spec: ReadSpec) -> dict[str | None, int]:
         where, params = visibility_clause(spec)
-        with self.conn.read() as cur:
+        with self.conn.read(snapshot=False) as cur:
             cur.execute(f"SELECT m.embed_model, count(*) FROM memories m WHERE {where} GROUP BY m.embed_model",
                         params)
             return {row[0]: int(row[1]) for row in cur.fetchall()}
