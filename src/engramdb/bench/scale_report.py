@@ -35,7 +35,7 @@ GOALS = (
     Goal("one scope, 1M memories, PostgreSQL: search p95 <= 50 ms", "one", 1_000_000, 50, "postgresql"),
     Goal("10k users x 100 memories, any one user: search p95 <= 10 ms", "many", 1_000_000, 10),
     Goal("100 users x 500 LongMemEval turns, any one user: search p95 <= 20 ms", "lme", 100, 20),
-    Goal("ANN recall@10 >= 0.95 (largest one-scope run with the tier)", "one", 0, 0.95, None, True, "recall"),
+    Goal("ANN recall@10 >= 0.95 (largest one-scope run with an ANN index)", "one", 0, 0.95, None, True, "recall"),
 )
 
 
@@ -54,8 +54,8 @@ def row(run: dict[str, Any]) -> dict[str, Any]:
         "cpu_p50_ms": s["cpu_p50_ms"]["median"], "cpu_p95_ms": s["cpu_p95_ms"]["median"],
         "first_search_ms": run["index"]["first_search_ms"], "ann_build_s": (run["index"]["ann"] or {}).get("build_s"),
         "recall_at_10": run["recall"]["recall_at_k"], "dense_list": run["recall"]["dense_list"],
-        "exact_p50_ms": run.get("search_exact", s)["p50_ms"]["median"],
-        "exact_p95_ms": run.get("search_exact", s)["p95_ms"]["median"],
+        # the exact scan's latency: the run's own when it scanned exactly, else its exact pass
+        "exact_p50_ms": _exact(run, "p50_ms"), "exact_p95_ms": _exact(run, "p95_ms"),
         "fill_per_s": fill["memories_per_s"], "ack_per_s": run["ack"]["add_many"]["memories_per_s"],
         "add_one_p50_ms": run["ack"]["add_one"].get("p50_ms"), "catch_up_per_s": run["catch_up"]["memories_per_s"],
         "catch_up_projected_s": run["catch_up"]["projected_s_for_size"],
@@ -65,14 +65,21 @@ def row(run: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _exact(run: dict[str, Any], key: str) -> float | None:
+    if "search_exact" in run:
+        return float(run["search_exact"][key]["median"])
+    return float(run["search"][key]["median"]) if run["recall"]["dense_list"] == "exact" else None
+
+
 def check(goals: Sequence[Goal], rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     out = []
     for goal in goals:
         hits = [r for r in rows if r["layout"] == goal.layout and (goal.store is None or r["store"] == goal.store)
-                and (goal.ann is None or (r["dense_list"] == "ann") == goal.ann)
+                and (goal.ann is None or (r["dense_list"] != "exact") == goal.ann)
                 and (goal.size == 0 or r["size"] == goal.size)]
-        if goal.size == 0 and hits:
-            hits = [max(hits, key=lambda r: r["size"])]
+        if goal.size == 0 and hits:  # the largest run of each store
+            hits = [max((r for r in hits if r["store"] == s), key=lambda r: r["size"]) for s in
+                    sorted({r["store"] for r in hits})]
         if not hits:
             out.append({"target": goal.label, "measured": None, "met": None})
         for r in hits:
@@ -103,7 +110,8 @@ def _series(rows: Sequence[dict[str, Any]]) -> dict[str, list[tuple[int, float, 
             continue
         key = f"{r['store']} / {r['layout']}"
         series.setdefault(key, []).append((r["memories"], r["p50_ms"], r["p95_ms"]))
-        if any(x["dense_list"] == "ann" for x in rows if x["store"] == r["store"] and x["layout"] == r["layout"]):
+        tiered = any(x["dense_list"] == "ann" for x in rows if x["store"] == r["store"] and x["layout"] == r["layout"])
+        if tiered and r["exact_p95_ms"] is not None:
             series.setdefault(f"{key}, exact scan", []).append((r["memories"], r["exact_p50_ms"], r["exact_p95_ms"]))
     return {k: sorted(v) for k, v in series.items()}
 
@@ -161,9 +169,10 @@ def print_tables(result: dict[str, Any], console: Console) -> None:
     for r in result["rows"]:
         table.add_row(r["store"], r["layout"], f"{r['memories']:,}", f"{r['users']:,}",
                       f"{r['p50_ms']:.1f} / {r['p95_ms']:.1f}", f"{r['cpu_p50_ms']:.1f} / {r['cpu_p95_ms']:.1f}",
-                      "-" if r["dense_list"] == "exact" else f"{r['exact_p50_ms']:.1f} / {r['exact_p95_ms']:.1f}",
-                      f"{r['first_search_ms']:,.0f}",
-                      _num(r["recall_at_10"], "{:.3f}") + ("" if r["dense_list"] == "exact" else " (ann)"),
+                      "-" if r["dense_list"] == "exact" or r["exact_p95_ms"] is None
+                      else f"{r['exact_p50_ms']:.1f} / {r['exact_p95_ms']:.1f}",
+                      f"{r['first_search_ms']:,.0f}", _num(r["recall_at_10"], "{:.3f}")
+                      + ("" if r["dense_list"] == "exact" else f" ({r['dense_list']})"),
                       _num(r["fill_per_s"], "{:,.0f}"), _num(r["ack_per_s"], "{:,.0f}"),
                       _num(r["catch_up_per_s"], "{:,.1f}"), _num(r["bytes_per_memory"], "{:,.0f}"),
                       _num(r["peak_rss_mb"], "{:,.0f}"), _num(r["load_1m"], "{:.1f}"))

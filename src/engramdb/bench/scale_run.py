@@ -41,7 +41,7 @@ from engramdb.bench.scale_layouts import (
     user_of,
     users,
 )
-from engramdb.bench.scale_targets import Target, ann_tier, peak_rss_mb, rss_mb
+from engramdb.bench.scale_targets import Target, ann_tier, peak_rss_mb, reset_peak_rss, rss_mb
 from engramdb.core.models import Scope
 from engramdb.core.ports import Embedder, ReadSpec, Store
 from engramdb.engine.ingest import Batch
@@ -81,7 +81,8 @@ def run_one(spec: RunSpec, target: Target, corpus: Corpus, documents: Embedder, 
     n_recall = min(spec.recall_queries, len(texts))
     exact = ExactTopK(qmat[:n_recall], who[:n_recall], spec.k)
     out: dict[str, Any] = {"spec": asdict(spec), "store": spec.store, "layout": spec.layout, "size": spec.size,
-                           "target": target.where, "embedder": model.model_id, "rss_mb": {"start": rss_mb()},
+                           "target": target.where, "embedder": model.model_id,
+                           "rss_mb": {"start": rss_mb(), "peak_since_start": reset_peak_rss()},
                            "load_start": _load()}
     store = target.open()
     try:
@@ -93,16 +94,19 @@ def run_one(spec: RunSpec, target: Target, corpus: Corpus, documents: Embedder, 
         mem = Memory(None, store=store, embedder=vectors, facts=False, llm=False, close_timeout=0,
                      worker=WorkerOptions(threads=0))
         out["index"] = _first_search(mem, texts, who, tier)
+        if target.rebuild is not None:
+            out["index"]["rebuild"] = target.rebuild()
         indexed = bool(tier is not None and tier.loaded())
+        dense = "ann" if indexed else target.dense
         _warm(mem, texts, who, tick)
         vectors.mark()
-        out["search"] = _timed(mem, texts, who, spec.passes, tick, "ann" if indexed else "exact")
+        out["search"] = _timed(mem, texts, who, spec.passes, tick, dense)
         out["search"]["query_embeddings_during_timing"] = vectors.misses_since()
-        out["recall"] = _recall(store, qmat, exact, model.model_id, ann=indexed)
+        out["recall"] = _recall(store, qmat, exact, model.model_id, dense)
         if tier is not None and indexed:  # the same store with the tier off: the exact baseline
             threshold, tier.min_vectors = tier.min_vectors, None
             out["search_exact"] = _timed(mem, texts, who, spec.passes, tick, "exact")
-            out["recall_exact"] = _recall(store, qmat, exact, model.model_id, ann=False)
+            out["recall_exact"] = _recall(store, qmat, exact, model.model_id, "exact")
             tier.min_vectors = threshold
         out["rss_mb"]["after_search"] = rss_mb()
         out["disk"] = _disk(target, store, out["fill"]["memories"])
@@ -217,8 +221,7 @@ def spread(values: list[float]) -> dict[str, float]:
     return {"min": round(min(values), 3), "median": round(statistics.median(values), 3)}
 
 
-def _recall(store: Store, qmat: np.ndarray[Any, Any], exact: ExactTopK, model_id: str, *,
-            ann: bool) -> dict[str, Any]:
+def _recall(store: Store, qmat: np.ndarray[Any, Any], exact: ExactTopK, model_id: str, dense: str) -> dict[str, Any]:
     found, lat = [], []
     for q in range(len(exact.best)):
         spec = ReadSpec(Scope(user_id=exact.targets[q]))
@@ -230,7 +233,7 @@ def _recall(store: Store, qmat: np.ndarray[Any, Any], exact: ExactTopK, model_id
         truth = exact.ids(q)
         found.append(len(got & set(truth)) / max(1, len(truth)))
     return {"k": exact.k, "queries": len(found), "recall_at_k": round(float(np.mean(found)), 4) if found else None,
-            "dense_list": "ann" if ann else "exact", "vector_search": percentiles(lat)}
+            "dense_list": dense, "vector_search": percentiles(lat)}
 
 
 def _ack(mem: Memory, spec: RunSpec, corpus: Corpus, rng: np.random.Generator) -> tuple[dict[str, Any], int]:
