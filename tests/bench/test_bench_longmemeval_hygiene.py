@@ -85,9 +85,9 @@ def test_no_original_id_reaches_the_store_or_the_query(tmp_path: Path, monkeypat
     scopes: list[str | None] = []
 
     class Spy(Memory):
-        def __init__(self, path: Path, **kwargs: Any) -> None:
-            super().__init__(path, **kwargs)
-            self.spy_path = Path(path)
+        def __init__(self, **kwargs: Any) -> None:
+            super().__init__(**kwargs)
+            self.spy_path = Path(kwargs["store"].path)  # each haystack's own SQLite file
 
         def search(self, query: str, **kwargs: Any) -> Any:
             scopes.append(kwargs.get("user_id"))
