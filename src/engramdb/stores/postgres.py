@@ -170,7 +170,9 @@ class PostgresStore(PgSearchMethods, PgQueueMethods, PgRetentionMethods):
 
     def list(self, spec: ReadSpec, *, limit: int = 100, offset: int = 0, newest_first: bool = False) -> Records:
         where, params = visibility_clause(spec)
-        order = "m.event_time DESC, m.id DESC, m.version DESC" if newest_first else "m.event_time, m.id, m.version"
+        # ids compare in code-point order (ULIDs: creation order), as in SQLite, whatever the collation
+        order = ('m.event_time DESC, m.id COLLATE "C" DESC, m.version DESC' if newest_first
+                 else 'm.event_time, m.id COLLATE "C", m.version')
         with self.conn.read() as cur:
             cur.execute(f"SELECT {COLUMNS} FROM memories m WHERE {where} ORDER BY {order} LIMIT %s OFFSET %s",
                         [*params, limit, offset])
