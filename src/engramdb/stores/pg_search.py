@@ -103,18 +103,9 @@ class PgSearchMethods:
             cur.execute("SELECT ref, session_id, event_time, id FROM memories WHERE ref = ANY(%s) "
                         "AND session_id IS NOT NULL", ([int(r) for r in refs],))
             for ref, session, when, memory_id in cur.fetchall():
-                # a session's order is (event_time, id), as for its windows (sqlite_queries.adjacent)
-                cur.execute(
-                    f"SELECT m.ref FROM memories m WHERE m.session_id = %s AND (m.event_time, m.id) < (%s, %s) "
-                    f"AND {where} ORDER BY m.event_time DESC, m.id DESC LIMIT %s",
-                    [session, when, memory_id, *params, width])
-                prev = [int(r[0]) for r in cur.fetchall()]
-                cur.execute(
-                    f"SELECT m.ref FROM memories m WHERE m.session_id = %s AND (m.event_time, m.id) > (%s, %s) "
-                    f"AND {where} ORDER BY m.event_time, m.id LIMIT %s",
-                    [session, when, memory_id, *params, width])
-                nxt = [int(r[0]) for r in cur.fetchall()]
-                out[int(ref)] = [(r, -(i + 1)) for i, r in enumerate(prev)] + [(r, i + 1) for i, r in enumerate(nxt)]
+                before, after = (_neighbours(cur, side, where, [session, when, memory_id, *params, width])
+                                 for side in (_BEFORE, _AFTER))
+                out[int(ref)] = [(r, -i) for i, r in enumerate(before, 1)] + [(r, i) for i, r in enumerate(after, 1)]
         return out
 
     def facets(self, refs: Sequence[int]) -> dict[int, Facets]:
@@ -132,3 +123,18 @@ class PgSearchMethods:
             cur.execute(f"SELECT m.embed_model, count(*) FROM memories m WHERE {where} GROUP BY m.embed_model",
                         params)
             return {row[0]: int(row[1]) for row in cur.fetchall()}
+
+
+
+# a session's order is (event_time, id), ids in code-point order (SQLite's BINARY), as for its windows
+_ID = 'm.id COLLATE "C"'
+_BEFORE = (f"(m.event_time, {_ID}) < (%s, %s)", f"m.event_time DESC, {_ID} DESC")
+_AFTER = (f"(m.event_time, {_ID}) > (%s, %s)", f"m.event_time, {_ID}")
+
+
+def _neighbours(cur: Cursor, side: tuple[str, str], where: str, params: list[object]) -> list[int]:
+    """Up to ``width`` (the last parameter) visible rows of the session on one side of a turn."""
+    place, order = side
+    cur.execute(f"SELECT m.ref FROM memories m WHERE m.session_id = %s AND {place} AND {where} "
+                f"ORDER BY {order} LIMIT %s", params)
+    return [int(r[0]) for r in cur.fetchall()]

@@ -120,7 +120,7 @@ def windows(cur: Cursor, spec: ReadSpec, query: Vector, model_id: str, limit: in
             SELECT ref, ok, array_agg(ref) OVER w AS members, array_agg(ok) OVER w AS oks,
                    sum(-(e <#> %s::vector({dim}))) OVER w AS dots, vector_norm(sum(e) OVER w) AS norm
             FROM base
-            WINDOW w AS (PARTITION BY user_id, agent_id, session_id ORDER BY event_time, id, ref
+            WINDOW w AS (PARTITION BY user_id, agent_id, session_id ORDER BY event_time, id COLLATE "C", ref
                          ROWS BETWEEN {WINDOW_TURNS - 1} PRECEDING AND CURRENT ROW)
         )
         SELECT ref, members, oks, dots / norm AS score FROM win WHERE ok AND norm > 0

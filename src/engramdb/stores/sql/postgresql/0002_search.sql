@@ -9,8 +9,8 @@
 --   its distinct tokens, their counts, its length in tokens, and a tsvector of the tokens
 --   (GIN) that finds the rows holding any query token.
 -- * memory_windows: one row per current conversational turn, its episode window (the turn and
---   the up-to-four current turns before it in its session, ordered by (event_time, id), as in
---   SQLite's windows_fts): member refs and the members' summed token counts. Kept current by
+--   the up-to-four current turns before it in its session, ordered by (event_time, id), ids in
+--   code-point order (COLLATE "C", SQLite's BINARY), as in SQLite's windows_fts): member refs and the members' summed token counts. Kept current by
 --   the triggers below on every write path (insert, insert in the middle, update, supersede,
 --   delete, erasure).
 -- * bm25_totals / bm25_terms: the statistics BM25 needs (rows, tokens, rows per token), per
@@ -111,12 +111,12 @@ BEGIN
            coalesce(c.len, 0), coalesce(array_to_tsvector(c.lexemes), ''::tsvector)
     FROM memories k
     CROSS JOIN LATERAL (
-        SELECT array_agg(p.ref ORDER BY p.event_time DESC, p.id DESC) AS members FROM (
+        SELECT array_agg(p.ref ORDER BY p.event_time DESC, p.id COLLATE "C" DESC) AS members FROM (
             SELECT p.ref, p.event_time, p.id FROM memories p
             WHERE p.session_id = k.session_id AND p.kind = 'turn' AND p.sys_to IS NULL
-              AND (p.event_time, p.id) <= (k.event_time, k.id)
+              AND (p.event_time, p.id COLLATE "C") <= (k.event_time, k.id COLLATE "C")
               AND p.user_id IS NOT DISTINCT FROM k.user_id AND p.agent_id IS NOT DISTINCT FROM k.agent_id
-            ORDER BY p.event_time DESC, p.id DESC LIMIT 5) p
+            ORDER BY p.event_time DESC, p.id COLLATE "C" DESC LIMIT 5) p
     ) w
     CROSS JOIN LATERAL (
         SELECT array_agg(x.term ORDER BY x.term) AS terms, array_agg(x.f ORDER BY x.term) AS freqs,
@@ -136,9 +136,9 @@ LANGUAGE sql STABLE AS $$
     CROSS JOIN LATERAL (
         SELECT p.ref FROM memories p
         WHERE p.session_id = o.session_id AND p.kind = 'turn' AND p.sys_to IS NULL
-          AND ((p.event_time, p.id) > (o.event_time, o.id) OR (inclusive AND p.ref = o.ref))
+          AND ((p.event_time, p.id COLLATE "C") > (o.event_time, o.id COLLATE "C") OR (inclusive AND p.ref = o.ref))
           AND p.user_id IS NOT DISTINCT FROM o.user_id AND p.agent_id IS NOT DISTINCT FROM o.agent_id
-        ORDER BY p.event_time, p.id LIMIT n) x
+        ORDER BY p.event_time, p.id COLLATE "C" LIMIT n) x
     WHERE o.ref = ANY(refs) AND o.kind = 'turn' AND o.session_id IS NOT NULL
 $$;
 
