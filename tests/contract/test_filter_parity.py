@@ -10,6 +10,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from tests.support.pg_fixtures import pg_store
 
 from engramdb import Memory
@@ -92,3 +94,29 @@ def test_filters_select_something_and_not_everything(both: list[tuple[Memory, di
     m, _ = both[0]
     sizes = [len(m.list(user_id="u", filters=f, limit=100)) for f in FILTERS]
     assert sum(0 < n < len(METADATA) for n in sizes) >= len(FILTERS) * 2 // 3
+
+
+KEYS = ["n", "s", "b", "tag", "nested.k", "nested.deep.x", "list", "missing", "speaker", "kind"]
+SCALARS = st.one_of(st.none(), st.booleans(), st.integers(-5, 12), st.sampled_from([2.5, -3.0, 1.0, 0.5]),
+                    st.sampled_from(["apple", "Apple", "", "7", "zz", "v", "Sam", "ann", "fact", "note", "é"]))
+
+
+@st.composite
+def filters(draw: st.DrawFn, depth: int = 0) -> dict[str, Any]:
+    if depth < 2 and draw(st.integers(0, 4)) == 0:
+        op = draw(st.sampled_from(["$and", "$or"]))
+        return {op: draw(st.lists(filters(depth + 1), min_size=1, max_size=3))}
+    key = draw(st.sampled_from(KEYS))
+    op = draw(st.sampled_from(["$eq", "$ne", "$gt", "$gte", "$lt", "$lte", "$in", "$nin", "$exists"]))
+    if op == "$exists":
+        return {key: {op: draw(st.booleans())}}
+    if op in ("$in", "$nin"):
+        return {key: {op: draw(st.lists(SCALARS, max_size=4))}}
+    return {key: {op: draw(SCALARS)}}
+
+
+@given(data=st.data())
+def test_random_filters_select_the_same_records(both: list[tuple[Memory, dict[str, int]]], data: st.DataObject) -> None:
+    f = data.draw(filters())
+    found = [sorted(positions[r.id] for r in m.list(user_id="u", filters=f, limit=100)) for m, positions in both]
+    assert found[0] == found[1], f
