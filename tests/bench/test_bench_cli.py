@@ -96,3 +96,25 @@ def test_param_overrides_reach_the_search_and_the_json(longmemeval_path: Path, t
     assert runs["before"]["engramdb_search_params"]["update_weight"] == 0.0
     assert runs["after"]["engramdb_param_overrides"] == {}
     assert runs["after"]["engramdb_search_params"]["update_weight"] > 0
+
+
+def test_db_runs_each_store_on_postgresql_with_the_same_results(longmemeval_path: Path, tmp_path: Path,
+                                                               pg_url: str) -> None:
+    import psycopg
+
+    code, out = invoke("longmemeval", str(longmemeval_path), "--db", "sqlite:///x.db")
+    assert code == 2 and "PostgreSQL server URL" in out
+    runs = {}
+    for name, extra in (("sqlite", []), ("postgresql", ["--db", pg_url])):
+        code, out = invoke("longmemeval", str(longmemeval_path), "--limit", "2", "--methods", "bm25,engramdb",
+                           "--embedder", "hash", "--no-cache", "--out", str(tmp_path / name), *extra)
+        assert code == 0, out
+        runs[name] = json.loads((tmp_path / name / "longmemeval.json").read_text())
+        lines = (tmp_path / name / "longmemeval_questions.jsonl").read_text().splitlines()
+        runs[name]["lines"] = [json.loads(line)["methods"] for line in lines]
+    assert runs["sqlite"]["config"]["store"] == "sqlite" and runs["postgresql"]["config"]["store"] == "postgresql"
+    assert runs["postgresql"]["groups"] == runs["sqlite"]["groups"]
+    assert runs["postgresql"]["lines"] == runs["sqlite"]["lines"]  # every question's evidence ranks
+    with psycopg.connect(pg_url) as db:  # each question's database was dropped after it
+        left = db.execute("SELECT count(*) FROM pg_database WHERE datname LIKE 'engram_bench_%'").fetchone()
+    assert left == (0,)
