@@ -69,7 +69,8 @@ def run_ann(locomo: Path, cache: Path, *, embedder: str | None, sizes: list[int]
     console.print(f"{vectors.shape[0]} distinct vectors of {model.model_id}; {queries.shape[0]} questions")
     result: dict[str, Any] = {"machine": machine(), "model": model.model_id, "vectors": int(vectors.shape[0]),
                               "queries": int(queries.shape[0]), "libraries": [], "threshold": []}
-    result["threshold"] = threshold(vectors, queries, THRESHOLD_SIZES)
+    if sizes:
+        result["threshold"] = threshold(vectors, queries, THRESHOLD_SIZES)
     for size in sizes:
         matrix = np.ascontiguousarray(vectors[:size])
         truth10, truth100 = exact_top(matrix, queries, 10), exact_top(matrix, queries, 100)
@@ -78,12 +79,13 @@ def run_ann(locomo: Path, cache: Path, *, embedder: str | None, sizes: list[int]
             row["exact_scan"] = exact_scan_ms(matrix, queries)
         result["libraries"] += rows
         write_json(out_dir, "ann.json", result)
+    name = "ann.json" if sizes else "ann-store.json"
     if layouts:
         from engramdb.bench.ann_store import MODES, store_searches
 
         result["store"] = store_searches(layouts, work or out_dir / "ann-work", locomo, longmemeval, cache, embedder,
-                                         passes, modes or list(MODES))
-    write_json(out_dir, "ann.json", result)
+                                         passes, modes or list(MODES), n_queries)
+    write_json(out_dir, name, result)
     _print(result, console)
     return result
 
@@ -107,6 +109,15 @@ def _print(result: dict[str, Any], console: Console) -> None:
     for row in result["threshold"]:
         thr.add_row(str(row["vectors"]), str(row["exact_scan"]["p50_ms"]), str(row["exact_scan"]["p95_ms"]))
     console.print(thr)
+    for row in result.get("store", []):
+        st = Table(title=f"Store search: {row['layout']} ({row['questions']} questions, 1,000-token budget; "
+                         f"dense recall@10 of the ANN vs exact: {row['dense_recall_at_10']})")
+        for col in ("mode", "p50 ms min/med", "p95 ms min/med", "indexes", "warm s"):
+            st.add_column(col, justify="left" if col == "mode" else "right")
+        for m in row["modes"]:
+            st.add_row(m["mode"], f"{m['p50_ms']['min']} / {m['p50_ms']['median']}",
+                       f"{m['p95_ms']['min']} / {m['p95_ms']['median']}", str(m["indexes"]), str(m["warm_s"]))
+        console.print(st)
 
 
 __all__ = ["LIBRARIES", "cached_vectors", "run_ann"]

@@ -2,7 +2,8 @@
 against the ANN tier, and the keyword plan, on the layouts of ``engram bench scale``.
 
 Layouts: ``one:<N>`` (one user, N memories: real LoCoMo/LongMemEval turns with their real
-vectors, noisy copies beyond them) and ``lme:<U>`` (U LongMemEval users of ~500 long turns each
+vectors, noisy copies beyond them), ``many:<N>`` (the same memories as users of 100, each asked
+in a random user) and ``lme:<U>`` (U LongMemEval users of ~500 long turns each
 in one file, asked their own question). Files are kept in ``--work`` and reused, so a run after
 a code change times the same data. Every mode times the same pre-embedded questions (the query
 embedding is excluded) with a 1,000-token budget, ``passes`` times; the summary is the min and
@@ -23,7 +24,7 @@ import numpy as np
 
 from engramdb.bench.common import percentiles
 from engramdb.bench.scale_corpus import QueryVectors, keys_for, load_corpus, open_models
-from engramdb.bench.scale_layouts import lme_chunks, pool_chunks, user_of
+from engramdb.bench.scale_layouts import lme_chunks, pool_chunks, user_of, users
 from engramdb.core.models import Scope
 from engramdb.core.ports import Embedder, ReadSpec
 from engramdb.engine.memory import Memory
@@ -56,13 +57,13 @@ def build(layout: str, work: Path, locomo: Path, longmemeval: Path | None, cache
     kind, _, n = layout.partition(":")
     size = int(n)
     documents, plain = open_models(spec, cache)
-    corpus = load_corpus(locomo, longmemeval, documents, pool_size=min(size, 160_000) if kind == "one" else 0,
+    corpus = load_corpus(locomo, longmemeval, documents, pool_size=min(size, 160_000) if kind != "lme" else 0,
                          lme_users=size if kind == "lme" else 0)
     path = work / f"{kind}-{size}.db"
     if not path.exists():
         store = SQLiteStore(path)
         chunks = (lme_chunks(corpus.haystacks[:size], lambda records: keys_for(records, documents)) if kind == "lme"
-                  else pool_chunks(corpus, "one", size, np.random.default_rng(0)))
+                  else pool_chunks(corpus, kind, size, np.random.default_rng(0)))
         for chunk in chunks:
             store.add(chunk.records, chunk.keys, documents.model_id)
         store.close()
@@ -70,13 +71,17 @@ def build(layout: str, work: Path, locomo: Path, longmemeval: Path | None, cache
         texts = [h.question for h in corpus.haystacks[:size]]
         who = [user_of("lme", i) for i in range(len(texts))]
     else:
-        texts = corpus.questions[:200]
-        who = [user_of("one", 0)] * len(texts)
+        texts = corpus.questions
+        everyone = users(kind, size)
+        pick = np.random.default_rng(1).integers(len(everyone), size=len(texts))
+        who = [everyone[int(i)] for i in pick]
     return path, texts, who, QueryVectors(plain, documents)
 
 
 def time_mode(path: Path, texts: list[str], who: list[str], model: Embedder, mode: str,
               passes: int) -> dict[str, Any]:
+    if mode not in MODES:
+        raise ValueError(f"unknown mode {mode!r}: one of {', '.join(MODES)}")
     ann, plan = MODES[mode]
     sqlite_keyword.SCOPE_FIRST = plan
     with _env({ENV_ANN_MIN: ann}), Memory(path, embedder=model) as mem:
@@ -126,11 +131,12 @@ def dense_recall(path: Path, texts: list[str], who: list[str], model: Embedder) 
 
 
 def store_searches(layouts: list[str], work: Path, locomo: Path, longmemeval: Path | None, cache: Path | None,
-                   spec: str | None, passes: int, modes: list[str]) -> list[dict[str, Any]]:
+                   spec: str | None, passes: int, modes: list[str], questions: int) -> list[dict[str, Any]]:
     work.mkdir(parents=True, exist_ok=True)
     out = []
     for layout in layouts:
         path, texts, who, model = build(layout, work, locomo, longmemeval, cache, spec)
+        texts, who = texts[:questions], who[:questions]
         row: dict[str, Any] = {"layout": layout, "questions": len(texts), "modes": []}
         for mode in modes:
             row["modes"].append(time_mode(path, texts, who, model, mode, passes))

@@ -432,11 +432,17 @@ def scale(stores: str, sizes: str, layouts: str, lme_users: int, queries: int, p
 @bench.command("ann")
 @click.option("--sizes", default="100k", show_default=True, help="Vectors per library comparison (10k,100k).")
 @click.option("--libraries", default="usearch,faiss,hnswlib", show_default=True,
-              help="Among usearch, faiss, hnswlib (faiss-cpu and hnswlib: pip install them to compare).")
-@click.option("--queries", type=click.IntRange(1), default=300, show_default=True, help="LoCoMo questions asked.")
+              help="Among usearch, faiss, hnswlib (faiss-cpu and hnswlib: pip install them to compare); "
+                   "empty: no comparison.")
+@click.option("--queries", type=click.IntRange(1), default=300, show_default=True,
+              help="LoCoMo questions asked (of the one:N layout too; lme:U asks each user's own question).")
 @click.option("--layouts", default="", show_default=True,
-              help="Also whole searches through the store, e.g. one:100000,lme:100 (files kept in --work).")
+              help="Also whole searches through the store, e.g. one:100000,many:100000,lme:100 (files kept in "
+                   "--work).")
 @click.option("--passes", type=click.IntRange(1), default=3, show_default=True, help="Timed passes per mode.")
+@click.option("--modes", default="before,exact+plan,ann+plan", show_default=True,
+              help="before: exact scan, global keyword plan; exact+plan: the scope-first keyword plan; ann+plan: "
+                   "with the ANN tier too.")
 @click.option("--work", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Where the --layouts files are made and kept (default: OUT/ann-work).")
 @click.option("--embedder", envvar="ENGRAM_EMBEDDER", default=None)
@@ -447,18 +453,19 @@ def scale(stores: str, sizes: str, layouts: str, lme_users: int, queries: int, p
 @click.option("--lme", "longmemeval", type=click.Path(dir_okay=False, path_type=Path),
               default=DEFAULT_DATA / "longmemeval" / "longmemeval_s_dev.json.gz", show_default=True)
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("bench-out"))
-def ann(sizes: str, libraries: str, queries: int, layouts: str, passes: int, work: Path | None,
+def ann(sizes: str, libraries: str, queries: int, layouts: str, passes: int, modes: str, work: Path | None,
         embedder: str | None, cache_path: Path, locomo: Path, longmemeval: Path, out_dir: Path) -> None:
     """ANN libraries on real vectors, the exact scan's threshold, and the store's search with the ANN tier
     and the scope-first keyword plan (issue 13 §6)."""
     from engramdb.bench.ann import LIBRARIES, run_ann
 
     chosen = [s.strip() for s in libraries.split(",") if s.strip()]
-    if not chosen or any(s not in LIBRARIES for s in chosen):
+    if any(s not in LIBRARIES for s in chosen):
         raise click.BadParameter(f"comma-separated among {', '.join(LIBRARIES)}", param_hint="--libraries")
     shapes = [s.strip() for s in layouts.split(",") if s.strip()]
-    if any(s.partition(":")[0] not in ("one", "lme") or not s.partition(":")[2].isdigit() for s in shapes):
-        raise click.BadParameter("one:N or lme:USERS, comma-separated", param_hint="--layouts")
-    run_ann(locomo, cache_path, embedder=embedder, sizes=_sizes(sizes), libraries=chosen, n_queries=queries,
-            out_dir=out_dir, layouts=shapes, longmemeval=longmemeval if longmemeval.is_file() else None, work=work,
-            passes=passes)
+    if any(s.partition(":")[0] not in ("one", "many", "lme") or not s.partition(":")[2].isdigit() for s in shapes):
+        raise click.BadParameter("one:N, many:N or lme:USERS, comma-separated", param_hint="--layouts")
+    timed = [m.strip() for m in modes.split(",") if m.strip()]
+    run_ann(locomo, cache_path, embedder=embedder, sizes=_sizes(sizes) if chosen else [], libraries=chosen,
+            n_queries=queries, out_dir=out_dir, layouts=shapes, work=work, passes=passes, modes=timed,
+            longmemeval=longmemeval if longmemeval.is_file() else None)
