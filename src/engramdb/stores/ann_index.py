@@ -296,17 +296,20 @@ def _remove(index: Any, rowids: npt.NDArray[np.int64]) -> None:
 
 
 def _purge_file(path: Path, gone: npt.NDArray[np.int64]) -> None:
+    """Remove ``gone`` from a graph file this process has not loaded (memory-mapped first: most
+    files hold none of them, and are then left untouched)."""
     try:
+        viewed = usearch_index().restore(str(path), view=True)
+        hit = gone[np.isin(gone, np.asarray(viewed.keys, np.int64))] if viewed is not None else gone
+        del viewed
+        if not len(hit):
+            return
         index = usearch_index().restore(str(path))
         meta = json.loads(path.with_suffix(".json").read_text(encoding="utf-8"))
     except (OSError, ValueError, RuntimeError):
-        _unlink(path)  # unreadable: it is rebuilt when needed, and holds nothing readable meanwhile
-        return
+        index = None
     if index is None:
-        _unlink(path)
-        return
-    hit = gone[np.isin(gone, np.asarray(index.keys, np.int64))]
-    if not len(hit):
+        _unlink(path)  # unreadable: it is rebuilt when needed, and holds nothing readable meanwhile
         return
     _remove(index, hit)
     meta["count"] = len(index)
