@@ -58,7 +58,7 @@ def test_a_record_scores_its_best_key(memory_factory):
 def test_stored_vectors_are_whole_text_then_keys(memory_factory):
     m = memory_factory()
     [rec] = m.add(LONG, user_id="u")
-    stored = m.store.vector_for_hash(rec.index_hash, m.embedder.model_id, m.embedder.dim)
+    stored = m.store.vectors_for_hashes([rec.index_hash], m.embedder.model_id, m.embedder.dim).get(rec.index_hash)
     expected = HashEmbedder().embed_documents([rec.index_text, *sentence_keys(LONG)])
     assert stored is not None and stored.shape == (1 + len(sentence_keys(LONG)), m.embedder.dim)
     assert np.allclose(stored, expected)
@@ -138,7 +138,7 @@ def test_sentence_keys_can_be_turned_off(store_factory):
 
     with Memory(store=store_factory("nokeys"), embedder="hash", sentence_keys=False, background=False) as m:
         [rec] = m.add(LONG, user_id="u")
-        stored = m.store.vector_for_hash(rec.index_hash, m.embedder.model_id, m.embedder.dim)
+        stored = m.store.vectors_for_hashes([rec.index_hash], m.embedder.model_id, m.embedder.dim).get(rec.index_hash)
         assert stored is not None and stored.shape == (1, m.embedder.dim)
         spec = ReadSpec(Scope(user_id="u"))
         assert key_scores(m, spec, SENTENCE) == whole_scores(m, spec, SENTENCE)
@@ -153,7 +153,7 @@ def test_reindex_adds_keys_to_memories_written_without_them(store_factory):
     old.add("One sentence only here.", user_id="u")
     old.add(LONG, user_id="other")
     spec = ReadSpec(Scope(user_id="u"))
-    assert old.store.vector_for_hash(rec.index_hash, "hash-256", 256).shape[0] == 1
+    assert old.store.vectors_for_hashes([rec.index_hash], "hash-256", 256)[rec.index_hash].shape[0] == 1
     new = Memory(store=store, embedder="hash", background=False)
     before = [r.to_dict() for r in new.list(user_id="u")]
     progress: list[int] = []

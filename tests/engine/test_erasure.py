@@ -87,7 +87,7 @@ def test_delete_leaves_no_byte_of_content_metadata_speaker_or_windows(db_path: P
         m.delete(rec.id, user_id="sam")
     # while the store is still open, right after the deletes returned
     assert raw_hits(db_path, *needles) == dict.fromkeys(raw_hits(db_path, *needles), 0)
-    assert m.store.vector_for_hash(note.index_hash, m.embedder.model_id, m.embedder.dim) is None
+    assert m.store.vectors_for_hashes([note.index_hash], m.embedder.model_id, m.embedder.dim) == {}
     assert m.search("locker code", user_id="sam", k=20).hits  # the neighbours are still found
     m.close()
     assert no_trace(db_path, *needles)

@@ -91,8 +91,10 @@ def stored_keys(mem: Memory, users: Sequence[str]) -> list[tuple[str, Keys]]:
     model, dim = mem.embedder.model_id, mem.embedder.dim
     out = []
     for user in users:
-        for rec in mem.list(user_id=user, limit=1_000_000, kinds=["turn"]):
-            keys = mem.store.vector_for_hash(rec.index_hash, model, dim, EMBED_VERSION)
+        records = mem.list(user_id=user, limit=1_000_000, kinds=["turn"])
+        stored = mem.store.vectors_for_hashes([rec.index_hash for rec in records], model, dim, EMBED_VERSION)
+        for rec in records:
+            keys = stored.get(rec.index_hash)
             if keys is None:
                 raise RuntimeError(f"memory {rec.id} has no vectors after the flush")
             out.append((rec.content, keys))

@@ -203,9 +203,11 @@ class Store(Protocol):
         """Session id and speaker of each ref, without fetching whole records."""
         ...
 
-    def vector_for_hash(self, index_hash: str, model_id: str, dim: int, version: int = 1) -> Keys | None:
-        """The stored keys of an identical index text (MemoryRecord.index_hash) made by embed
-        stage ``version``, so equal text is embedded once."""
+    def vectors_for_hashes(self, index_hashes: Sequence[str], model_id: str, dim: int,
+                           version: int = 1) -> dict[str, Keys]:
+        """The stored keys of identical index texts (MemoryRecord.index_hash) made by embed stage
+        ``version``, for each hash that has some, in one read: equal text is embedded once, and
+        a batch (a write's records, a search's candidates) costs one round trip to a server."""
         ...
 
     def export(self, scope: Scope | None = None) -> Iterator[dict[str, Any]]:

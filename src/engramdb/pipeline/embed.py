@@ -24,9 +24,10 @@ def vectors_for(records: Sequence[MemoryRecord], embedder: Embedder, store: Stor
     todo: dict[str, list[int]] = {}
     texts: dict[str, list[str]] = {}
     dim = embedder.dim
+    stored = store.vectors_for_hashes([rec.index_hash for rec in records], embedder.model_id, dim, EMBED_VERSION)
     for i, rec in enumerate(records):
         keys = sentence_keys(rec.content) if with_keys else []
-        known = store.vector_for_hash(rec.index_hash, embedder.model_id, dim, EMBED_VERSION)
+        known = stored.get(rec.index_hash)
         if known is not None and (known.shape[0] == 1 + len(keys) or not with_keys):
             out.append(known[:1 + len(keys)])
             continue

@@ -89,9 +89,11 @@ def answer_vectors(store: Store, spec: ReadSpec, refs: list[int], query: Vector,
     """Each ref's stored key (whole text or one sentence) closest to ``query``; refs without
     vectors of ``model_id`` are left out."""
     records = store.fetch(refs, spec)
+    stored = store.vectors_for_hashes([rec.index_hash for rec in records.values()], model_id, int(query.shape[0]),
+                                      EMBED_VERSION)
     out: dict[int, Vector] = {}
     for ref, rec in records.items():
-        keys = store.vector_for_hash(rec.index_hash, model_id, int(query.shape[0]), EMBED_VERSION)
+        keys = stored.get(rec.index_hash)
         if keys is not None and len(keys):
             out[ref] = keys[int(np.argmax(keys @ query))]
     return out

@@ -74,9 +74,12 @@ class PgSearchMethods:
         with self.conn.read(snapshot=False) as cur:
             return pg_vectors.windows(cur, spec, query, model_id, limit)
 
-    def vector_for_hash(self, index_hash: str, model_id: str, dim: int, version: int = 1) -> Keys | None:
+    def vectors_for_hashes(self, index_hashes: Sequence[str], model_id: str, dim: int,
+                           version: int = 1) -> dict[str, Keys]:
+        if not index_hashes:
+            return {}
         with self.conn.read(snapshot=False) as cur:
-            return pg_vectors.for_hash(cur, index_hash, model_id, dim, version)
+            return pg_vectors.for_hashes(cur, index_hashes, model_id, dim, version)
 
     def _ensure_hnsw(self, model_id: str, dim: int) -> None:
         """Create the model's HNSW index on its first search (once per process and model). Not

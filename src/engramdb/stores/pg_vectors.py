@@ -132,19 +132,19 @@ def windows(cur: Cursor, spec: ReadSpec, query: Vector, model_id: str, limit: in
                          for _, members, oks, score in cur.fetchall())
 
 
-def for_hash(cur: Cursor, index_hash: str, model_id: str, dim: int, version: int) -> Keys | None:
+def for_hashes(cur: Cursor, index_hashes: Sequence[str], model_id: str, dim: int, version: int) -> dict[str, Keys]:
+    """The keys of one embedded row per index hash (the oldest), in one statement."""
     cur.execute(
-        "SELECT v.embedding FROM vectors v WHERE v.ref = ("
-        "  SELECT m.ref FROM memories m WHERE m.index_hash = %s AND m.embed_model = %s "
-        "  AND coalesce(m.embed_version, 1) = %s AND EXISTS (SELECT 1 FROM vectors x WHERE x.ref = m.ref) "
-        "  ORDER BY m.ref LIMIT 1) "
-        "ORDER BY v.key_no",
-        (index_hash, model_id, version),
+        "WITH pick AS (SELECT DISTINCT ON (m.index_hash) m.index_hash, m.ref FROM memories m "
+        "  WHERE m.index_hash = ANY(%s) AND m.embed_model = %s AND coalesce(m.embed_version, 1) = %s "
+        "  AND EXISTS (SELECT 1 FROM vectors x WHERE x.ref = m.ref) ORDER BY m.index_hash, m.ref) "
+        "SELECT p.index_hash, v.embedding FROM pick p JOIN vectors v ON v.ref = p.ref ORDER BY p.index_hash, v.key_no",
+        (list(dict.fromkeys(index_hashes)), model_id, version),
     )
-    found = [_array(r[0]) for r in cur.fetchall()]
-    if not found or any(v.shape != (dim,) for v in found):
-        return None
-    return np.stack(found)
+    found: dict[str, list[Vector]] = {}
+    for index_hash, value in cur.fetchall():
+        found.setdefault(str(index_hash), []).append(_array(value))
+    return {h: np.stack(rows) for h, rows in found.items() if all(r.shape == (dim,) for r in rows)}
 
 
 def _array(value: Any) -> Vector:

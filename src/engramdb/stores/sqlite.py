@@ -287,15 +287,24 @@ class SQLiteStore(QueueMethods, RetentionMethods):
             ).fetchall()
         return {int(r[0]): record_from_row(r) for r in rows}
 
-    def vector_for_hash(self, index_hash: str, model_id: str, dim: int, version: int = 1) -> Keys | None:
+    def vectors_for_hashes(self, index_hashes: Sequence[str], model_id: str, dim: int,
+                           version: int = 1) -> dict[str, Keys]:
+        wanted = list(dict.fromkeys(index_hashes))
+        out: dict[str, Keys] = {}
         with self.conn.read() as db:
-            row = db.execute(
-                "SELECT embedding FROM memories WHERE index_hash = ? AND embed_model = ? "
-                "AND embedding IS NOT NULL AND coalesce(embed_version, 1) = ? LIMIT 1",
-                (index_hash, model_id, version),
-            ).fetchone()
-        keys = from_blob(row[0], dim) if row is not None else None
-        return None if keys is None else keys.copy()
+            for start in range(0, len(wanted), 500):
+                chunk = wanted[start:start + 500]
+                # one row per hash (the oldest): a common short text may be stored thousands of times
+                for index_hash, blob in db.execute(
+                    "SELECT index_hash, embedding FROM memories WHERE rowid IN (SELECT min(rowid) FROM memories "
+                    f"WHERE index_hash IN ({','.join('?' * len(chunk))}) AND embed_model = ? "
+                    "AND embedding IS NOT NULL AND coalesce(embed_version, 1) = ? GROUP BY index_hash)",
+                    [*chunk, model_id, version],
+                ):
+                    keys = from_blob(blob, dim)
+                    if keys is not None:
+                        out[index_hash] = keys.copy()
+        return out
 
     def export(self, scope: Scope | None = None) -> Iterator[dict[str, Any]]:
         where, params = scope_clause(scope) if scope is not None else ("1", [])
