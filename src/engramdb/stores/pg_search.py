@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
+from engramdb.core.errors import ConflictError
 from engramdb.core.ports import Facets, Keys, ReadSpec, ScoredList, Vector
 from engramdb.stores import pg_bm25, pg_terms, pg_vectors
 from engramdb.stores.pg_conn import Connection, Cursor
@@ -91,8 +92,11 @@ class PgSearchMethods:
             with self.conn.read() as cur:
                 present = pg_vectors.has_index(cur, model_id, dim)
             if not present:
-                with self.conn.write(serialize=False) as cur:
-                    pg_vectors.create_index(cur, model_id, dim)
+                try:
+                    with self.conn.write(serialize=False) as cur:
+                        pg_vectors.create_index(cur, model_id, dim)
+                except ConflictError:
+                    pass  # another process created it at the same moment (IF NOT EXISTS races on the catalog)
             done.add((model_id, dim))
 
     # ---- neighbours, facets, models -------------------------------------------
