@@ -115,11 +115,7 @@ def mem(db_factory: Callable[[str], Any]) -> Iterator[Memory]:
 
 @pytest.fixture(params=sorted(STORE_FACTORIES))
 def store_factory(request: pytest.FixtureRequest) -> Callable[[str], Store]:
-    """Makes fresh stores of the parametrised backend; ``store_factory("db2")`` is a second, independent one.
-    A test marked ``pg_needs("search", ...)`` skips its postgres run until PostgresStore has those parts."""
-    from tests.support.pg_fixtures import pg_needs_marker  # imported here: pytest_plugins loads it first
-
-    pg_needs_marker(request)
+    """Makes fresh stores of the parametrised backend; ``store_factory("db2")`` is a second, independent one."""
     factory = STORE_FACTORIES[request.param]
     return lambda name="db": factory(request, name)
 

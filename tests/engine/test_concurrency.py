@@ -103,7 +103,6 @@ def test_processes_opening_a_new_file_together_migrate_once(tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.pg_needs("search")
 @pytest.mark.parametrize("acks_before_kill", [25, 120])
 def test_sigkill_loses_no_acknowledged_write(db_target: Target, acks_before_kill: int) -> None:
     db = db_target.db

@@ -71,7 +71,6 @@ def _seed(mem: Memory) -> dict[str, str]:
     return ids
 
 
-@pytest.mark.pg_needs("search")
 def test_forgotten_memories_are_archived_hidden_and_restorable(path: Path) -> None:
     with Memory(path, embedder="hash", background=False) as mem:
         ids = _seed(mem)
@@ -105,7 +104,6 @@ def test_forgotten_memories_are_archived_hidden_and_restorable(path: Path) -> No
         assert mem.maintain(now=at).archived == ()  # restored counts as recalled now
 
 
-@pytest.mark.pg_needs("search")
 def test_archive_turns_and_recalls_keep_memories(path: Path) -> None:
     policy = MaintenancePolicy(archive_turns=True)
     with Memory(path, embedder="hash", background=False, maintenance=policy) as mem:

@@ -24,7 +24,6 @@ from engramdb.retrieval.retention import (
 from engramdb.retrieval.search import SearchParams
 
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
-pytestmark = pytest.mark.pg_needs("search")  # the recall tests search (on both stores: db_target)
 
 
 def stats(*, written: datetime = T0, last: datetime | None = None, recalls: int = 0,

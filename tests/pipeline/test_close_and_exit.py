@@ -33,7 +33,6 @@ def _search(path: Path | str, query: str) -> tuple[dict[str, object], str]:
     return json.loads(done.stdout), done.stderr
 
 
-@pytest.mark.pg_needs("search")
 def test_engram_add_embeds_its_own_write_before_it_exits(db_target: Target) -> None:
     path = db_target.db
     added = _engram("add", "Pimenta the cat sleeps on the radiator", "--db", str(path), "--user", "u", "-q")
@@ -60,7 +59,6 @@ m.close()
 """
 
 
-@pytest.mark.pg_needs("search")
 def test_close_timeout_zero_leaves_jobs_queued_search_warns_and_flush_finishes(db_target: Target) -> None:
     path = db_target.db
     n = 200

@@ -100,7 +100,6 @@ ERRORS = {"500": "answered 500", "slow": "unreachable", "json": "invalid JSON", 
           "nan": "NaN", "count": "vectors for"}
 
 
-@pytest.mark.pg_needs("search")
 @pytest.mark.parametrize("mode", sorted(ERRORS))
 def test_a_failing_endpoint_fails_jobs_for_good_and_a_retry_recovers_them(endpoint: str, db_target: Target,
                                                                           mode: str) -> None:

@@ -17,7 +17,6 @@ from engramdb.engine.ingest import Batch
 HASH = "hash:64"
 
 
-pytestmark = pytest.mark.pg_needs("search")
 
 
 def _job_count(target: Target) -> int:

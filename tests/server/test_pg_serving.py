@@ -18,14 +18,6 @@ from engramdb.registry import open_keys, tenant_db
 from engramdb.stores.pg_tenants import schema_for, with_search_path
 
 
-def _need_parts(*parts: str) -> None:
-    from engramdb.stores.postgres import PostgresStore
-
-    missing = sorted(set(parts) - PostgresStore.capabilities)
-    if missing:
-        pytest.skip(f"PostgresStore has no {', '.join(missing)} yet")
-
-
 @pytest.fixture
 def pg_db(request: pytest.FixtureRequest) -> Iterator[str]:
     server: Any = request.getfixturevalue("pg_server")
@@ -62,7 +54,6 @@ def test_keys_live_in_the_database_and_the_cli_uses_them(pg_db: str) -> None:
 
 
 def test_each_tenant_writes_to_its_own_schema_and_sees_only_it(pg_db: str) -> None:
-    _need_parts("records", "search", "queue")
     ring = open_keys(pg_db)
     _, acme = ring.create("acme")
     _, globex = ring.create("globex")

@@ -79,8 +79,7 @@ DbFactory = Callable[..., "str | Path"]
 @pytest.fixture(params=["sqlite", "postgres"])
 def db_factory(request: pytest.FixtureRequest) -> DbFactory:
     """Makes databases of each store for ``Memory(...)``: ``db_factory("a")`` is a SQLite path in
-    tmp_path or a PostgreSQL URL (gated by ``pg_needs`` like ``store_factory``)."""
-    pg_needs_marker(request)
+    tmp_path or a PostgreSQL URL."""
     if request.param == "postgres":
         return lambda name="db": pg_database(request, name)
     return lambda name="db": request.getfixturevalue("tmp_path") / f"{name}.db"
@@ -93,24 +92,3 @@ def pg_store(request: pytest.FixtureRequest, name: str) -> Store:
 
     return PostgresStore(pg_database(request, name))
 
-
-# What a postgres run needs when its test does not say (``pg_needs(...)``): every part. A test
-# marked with fewer parts runs as soon as PostgresStore has those.
-ALL_PARTS = frozenset({"records", "search", "queue", "retention"})
-
-
-def pg_needs_marker(request: pytest.FixtureRequest) -> None:
-    """Skip a postgres run while PostgresStore lacks a part its test needs (``pg_needs``; the
-    background write mode needs the queue)."""
-    if getattr(request, "param", None) != "postgres" or os.environ.get("ENGRAM_PG_UNGATED") == "1":
-        return  # ENGRAM_PG_UNGATED=1: run every postgres test (working on the missing parts)
-    marker = request.node.get_closest_marker("pg_needs")
-    needed = set(ALL_PARTS if marker is None else marker.args)
-    callspec = getattr(request.node, "callspec", None)
-    if callspec is not None and callspec.params.get("mode") == "background":
-        needed.add("queue")
-    from engramdb.stores.postgres import PostgresStore
-
-    missing = sorted(needed - PostgresStore.capabilities)
-    if missing:
-        pytest.skip(f"PostgresStore has no {', '.join(missing)} yet")

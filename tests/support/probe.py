@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import psycopg
 import pytest
-from tests.support.pg_fixtures import pg_database, pg_needs_marker
+from tests.support.pg_fixtures import pg_database
 
 from engramdb.core.models import MemoryRecord
 from engramdb.embedders.hashing import HashEmbedder
@@ -164,6 +164,5 @@ def make_target(request: pytest.FixtureRequest, backend: str, name: str = "db") 
 
 @pytest.fixture(params=["sqlite", "postgres"])
 def db_target(request: pytest.FixtureRequest) -> Target:
-    """A fresh database of each store, with a probe on it; the postgres run honours ``pg_needs``."""
-    pg_needs_marker(request)
+    """A fresh database of each store, with a probe on it."""
     return make_target(request, str(request.param))

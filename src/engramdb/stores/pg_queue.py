@@ -25,7 +25,6 @@ from engramdb.stores.sql_common import ts
 class PgQueueMethods:
     """Mixed into PostgresStore: the queue half of the Store port."""
 
-    PROVIDES: frozenset[str] = frozenset({"queue"})
     conn: Connection
 
     # hooks of the record side's write transactions (the queue keeps the database's time, not ``now``)

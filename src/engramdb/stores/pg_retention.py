@@ -38,7 +38,6 @@ def _stats(row: Sequence[Any]) -> RecallStats:
 class PgRetentionMethods:
     """Mixed into PostgresStore: the retention half of the Store port."""
 
-    PROVIDES: frozenset[str] = frozenset({"retention"})
     conn: Connection
 
     def record_recalls(self, memory_ids: Sequence[str], at: datetime, *, count: int = 1) -> int:

@@ -26,7 +26,6 @@ if TYPE_CHECKING:
 
 
 class PgSearchMethods:
-    PROVIDES: frozenset[str] = frozenset({"search"})
     conn: Connection
     _hnsw_lock = threading.Lock()
 

@@ -5,7 +5,7 @@ sql/postgresql (layout notes at the top of 0001_init.sql); connections, transact
 migrations in pg_conn.py; SQL helpers in pg_sql.py (visibility, filters) and pg_records.py
 (row writes); erasure in pg_erasure.py. Search (pg_search.py: keyword BM25 with SQLite's
 tokens, episode windows, pgvector), the job queue (pg_queue.py) and retention
-(pg_retention.py) are mixins of their own modules; ``capabilities`` says which are real.
+(pg_retention.py) are mixins of their own modules.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from __future__ import annotations
 import builtins
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
-from typing import Any, ClassVar
+from typing import Any
 
 from engramdb.core.errors import NotFoundError, StoreError
 from engramdb.core.jobs import EMBED_VERSION, JobSpec
@@ -32,12 +32,6 @@ from engramdb.stores.sql_common import dt, record_from_row, supersession, ts
 
 class PostgresStore(PgSearchMethods, PgQueueMethods, PgRetentionMethods):
     """Implements :class:`engramdb.core.ports.Store` on one PostgreSQL database."""
-
-    capabilities: ClassVar[frozenset[str]]
-
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        super().__init_subclass__(**kwargs)
-        cls.capabilities = _provided(cls)
 
     def __init__(self, url: str, *, create: bool = True) -> None:
         self.url = url
@@ -270,11 +264,3 @@ def _when(value: float) -> Any:
     when = dt(value)
     assert when is not None
     return when
-
-
-def _provided(cls: type) -> frozenset[str]:
-    """The parts that are real: the record side (this module) and each mixin's PROVIDES."""
-    return frozenset({"records", *(c for base in cls.__mro__ for c in vars(base).get("PROVIDES", ()))})
-
-
-PostgresStore.capabilities = _provided(PostgresStore)
