@@ -23,11 +23,13 @@ from typing import Any
 import numpy as np
 
 from engramdb.bench.common import percentiles
-from engramdb.bench.scale_corpus import QueryVectors, keys_for, load_corpus, open_models
+from engramdb.bench.longmemeval_data import load as load_longmemeval
+from engramdb.bench.scale_corpus import Haystack, QueryVectors, keys_for, load_corpus, open_models
 from engramdb.bench.scale_layouts import lme_chunks, pool_chunks, user_of, users
 from engramdb.core.models import Scope
 from engramdb.core.ports import Embedder, ReadSpec
 from engramdb.engine.memory import Memory
+from engramdb.formats.base import load_json
 from engramdb.stores import sqlite_keyword
 from engramdb.stores.ann_index import ENV_ANN_MIN
 from engramdb.stores.sqlite import SQLiteStore
@@ -53,25 +55,29 @@ def _env(values: dict[str, str]) -> Iterator[None]:
 
 def build(layout: str, work: Path, locomo: Path, longmemeval: Path | None, cache: Path | None,
           spec: str | None) -> tuple[Path, list[str], list[str], Embedder]:
-    """The layout's file (made once) and its questions with the user each is asked in."""
+    """The layout's file (made once) and its questions with the user each is asked in: LoCoMo's
+    questions for one/many; for lme, haystack i of the LongMemEval file (in its order) is user i."""
     kind, _, n = layout.partition(":")
     size = int(n)
     documents, plain = open_models(spec, cache)
-    corpus = load_corpus(locomo, longmemeval, documents, pool_size=min(size, 160_000) if kind != "lme" else 0,
-                         lme_users=size if kind == "lme" else 0)
     path = work / f"{kind}-{size}.db"
+    haystacks = [Haystack(q.batches, q.query.text) for q in load_longmemeval(longmemeval, size)[0]] \
+        if kind == "lme" and longmemeval is not None else []
     if not path.exists():
         store = SQLiteStore(path)
-        chunks = (lme_chunks(corpus.haystacks[:size], lambda records: keys_for(records, documents)) if kind == "lme"
-                  else pool_chunks(corpus, kind, size, np.random.default_rng(0)))
+        if kind == "lme":
+            chunks = lme_chunks(haystacks, lambda records: keys_for(records, documents))
+        else:
+            corpus = load_corpus(locomo, None, documents, pool_size=min(size, 160_000), lme_users=0)
+            chunks = pool_chunks(corpus, kind, size, np.random.default_rng(0))
         for chunk in chunks:
             store.add(chunk.records, chunk.keys, documents.model_id)
         store.close()
     if kind == "lme":
-        texts = [h.question for h in corpus.haystacks[:size]]
+        texts = [h.question for h in haystacks]
         who = [user_of("lme", i) for i in range(len(texts))]
     else:
-        texts = corpus.questions
+        texts = [str(q["question"]) for s in load_json(locomo) for q in s["qa"]]
         everyone = users(kind, size)
         pick = np.random.default_rng(1).integers(len(everyone), size=len(texts))
         who = [everyone[int(i)] for i in pick]
