@@ -9,14 +9,14 @@ from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, settings
-from tests.support.probe import db_target  # noqa: F401 (a fixture: sqlite and postgres databases)
 
 from engramdb import Memory
 from engramdb.core.ports import Store
 from engramdb.stores.sqlite import SQLiteStore
 
-# the PostgreSQL fixtures: pg_server, pg_url, db_factory (tests/support/pg_fixtures.py)
-pytest_plugins = ["tests.support.pg_fixtures"]
+# the PostgreSQL fixtures: pg_server, pg_url, db_factory (tests/support/pg_fixtures.py); db_target,
+# a database of each store with a probe on it (tests/support/probe.py)
+pytest_plugins = ["tests.support.pg_fixtures", "tests.support.probe"]
 
 # Property tests (tests/engine/test_fuzz_inputs.py): "ci" is reproducible (derandomized, no example
 # database) and small; ENGRAM_HYPOTHESIS_PROFILE=deep runs thousands of random examples.
