@@ -47,13 +47,15 @@ def test_slot_and_expiry_round_trip_through_export(mem: Memory, tmp_path) -> Non
 def test_an_expired_memory_is_skipped_by_every_read(mem: Memory) -> None:
     mem.add("the door code is 4711 this week", user_id="sam", ttl=1.5)
     [keep] = mem.add("the door is blue", user_id="sam")
+    written = datetime.now(UTC)  # both written, the first not yet expired
     mem.flush()
     assert len(mem.search("door code", user_id="sam").hits) == 2
     time.sleep(1.6)
     assert [h.record.id for h in mem.search("door code", user_id="sam").hits] == [keep.id]
     assert [r.id for r in mem.list(user_id="sam")] == [keep.id]
-    # memory as it was before the expiry still shows it
-    earlier = mem.list(user_id="sam", as_of=datetime.now(UTC) - timedelta(seconds=1.0))
+    # memory as it was before the expiry still shows it (a moment fixed at the writes, not from now:
+    # the reads above may take a while on a loaded machine)
+    earlier = mem.list(user_id="sam", as_of=written)
     assert len(earlier) == 2
 
 
