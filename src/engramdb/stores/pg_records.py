@@ -47,14 +47,16 @@ def _row(rec: MemoryRecord, sys_to: float | None, has: bool, model_id: str | Non
 
 def insert_records(cur: Cursor, records: Sequence[MemoryRecord], keys: Sequence[Keys | None] | None, *,
                    model_id: str | None = None, seq: int | None = None, embed_version: int | None = None,
-                   sys_to: float | None = None) -> list[int]:
-    """Insert record versions and their vectors (``keys[i]`` for ``records[i]``, None: none yet)
-    in two pipelined statements; returns their refs, in order."""
+                   sys_tos: Sequence[float | None] | None = None) -> list[int]:
+    """Insert record versions and their vectors (``keys[i]`` for ``records[i]``, None: none yet;
+    ``sys_tos[i]``: when a past version stopped being current, None: current) in two pipelined
+    statements; returns their refs, in order."""
     if not records:
         return []
     found = list(keys) if keys is not None else [None] * len(records)
-    cur.executemany(_INSERT, [_row(rec, sys_to, k is not None and model_id is not None, model_id, seq, embed_version)
-                              for rec, k in zip(records, found, strict=True)], returning=True)
+    ends = list(sys_tos) if sys_tos is not None else [None] * len(records)
+    cur.executemany(_INSERT, [_row(rec, end, k is not None and model_id is not None, model_id, seq, embed_version)
+                              for rec, k, end in zip(records, found, ends, strict=True)], returning=True)
     refs = []
     while True:
         row = cur.fetchone()
@@ -71,7 +73,7 @@ def insert_record(cur: Cursor, rec: MemoryRecord, *, sys_to: float | None = None
                   model_id: str | None = None, seq: int | None = None, embed_version: int | None = None) -> int:
     """Insert one record version (and its vectors, when given); returns its ref."""
     [ref] = insert_records(cur, [rec], [keys], model_id=model_id, seq=seq, embed_version=embed_version,
-                           sys_to=sys_to)
+                           sys_tos=[sys_to])
     return ref
 
 

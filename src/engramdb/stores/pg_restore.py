@@ -14,7 +14,8 @@ from engramdb.stores.pg_sql import COLUMNS
 from engramdb.stores.restore_plan import Plan, Stored, plan_restore
 from engramdb.stores.sql_common import record_from_row
 
-Insert = Callable[[MemoryRecord, Keys | None, float | None], None]
+# writes (record, its vectors, sys_to) versions, in the given order
+Insert = Callable[[list[tuple[MemoryRecord, Keys | None, float | None]]], None]
 
 
 def restore(cur: Cursor, records: Sequence[MemoryRecord], events: Sequence[HistoryEvent],
@@ -23,8 +24,7 @@ def restore(cur: Cursor, records: Sequence[MemoryRecord], events: Sequence[Histo
     erasure.refuse_erased(cur, [r.id for r in records])
     plan = plan_restore(Stored(lambda ids: _versions(cur, ids), lambda ids: _events(cur, ids)), records, events)
     _close(cur, plan)
-    for i, rec, sys_to in plan.inserts:
-        insert(rec, None if vectors is None else vectors[i], sys_to)
+    insert([(rec, None if vectors is None else vectors[i], sys_to) for i, rec, sys_to in plan.inserts])
     rows.write_events(cur, [ev for ev in plan.events if ev.action is not Action.DELETE])
     for ev in plan.events:
         if ev.action is Action.DELETE:
