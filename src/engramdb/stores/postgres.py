@@ -146,10 +146,13 @@ class PostgresStore(PgSearchMethods, PgQueueMethods, PgRetentionMethods):
             seq = self._seq_for(cur, vectors)
             inserted = 0
 
-            def insert(rec: MemoryRecord, keys: Keys | None, sys_to: float | None) -> None:
+            def insert(versions: builtins.list[tuple[MemoryRecord, Keys | None, float | None]]) -> None:
                 nonlocal inserted
-                self._insert(cur, rec, keys, model_id, seq, sys_to)
-                inserted += 1
+                refs = rows.insert_records(cur, [v[0] for v in versions], [v[1] for v in versions],
+                                           model_id=model_id, seq=seq, embed_version=self.embed_version,
+                                           sys_tos=[v[2] for v in versions])
+                self._index_text(cur, refs)  # one statement for the import: windows are built once
+                inserted += len(refs)
 
             written = pg_restore.restore(cur, records, events, vectors, insert)
             self._enqueue_jobs(cur, [j for j in jobs if j.memory_id in written], ts(utcnow()))
