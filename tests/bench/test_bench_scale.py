@@ -44,6 +44,7 @@ def test_every_run_has_its_file_and_the_summary_its_rows(result: tuple[dict, Pat
     assert json.loads((folder / "scale.json").read_text())["rows"] == summary["rows"]
     assert (folder / "scale.png").stat().st_size > 0
     assert set(summary["slopes_p95"]) == {"sqlite / one", "sqlite / one, exact scan", "sqlite / many"}
+    assert set(summary["slopes_cpu_p95"]) == {"sqlite / one", "sqlite / many"}
     recall = [t for t in summary["targets"] if t["target"].startswith("ANN recall@10")]
     biggest = summary["rows"][-1]  # rows sort by store, layout, size: sqlite, one, 300
     assert [(t["store"], t["size"], t["measured"]) for t in recall] == [("sqlite", 300, biggest["recall_at_10"])]

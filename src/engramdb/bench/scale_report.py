@@ -91,10 +91,11 @@ def check(goals: Sequence[Goal], rows: Sequence[dict[str, Any]]) -> list[dict[st
     return out
 
 
-def slopes(rows: Sequence[dict[str, Any]]) -> dict[str, float]:
-    """The slope of log10(p95) against log10(size) per store and layout (two sizes or more)."""
+def slopes(rows: Sequence[dict[str, Any]], cpu: bool = False) -> dict[str, float]:
+    """The slope of log10(p95) against log10(size) per store and layout (two sizes or more);
+    ``cpu``: of the search thread's CPU time instead of wall time."""
     out = {}
-    for key, pts in _series(rows).items():
+    for key, pts in _series(rows, cpu).items():
         if len(pts) >= 2:
             x = np.log10([p[0] for p in pts])
             y = np.log10([max(p[2], 1e-3) for p in pts])
@@ -102,15 +103,18 @@ def slopes(rows: Sequence[dict[str, Any]]) -> dict[str, float]:
     return out
 
 
-def _series(rows: Sequence[dict[str, Any]]) -> dict[str, list[tuple[int, float, float]]]:
+def _series(rows: Sequence[dict[str, Any]], cpu: bool = False) -> dict[str, list[tuple[int, float, float]]]:
     """Per store and layout: as the store runs (its ANN tier past the threshold), and, where the
-    tier answered, the exact scan on the same store."""
+    tier answered, the exact scan on the same store (wall time only)."""
     series: dict[str, list[tuple[int, float, float]]] = {}
     for r in rows:
         if r["layout"] == "lme":
             continue
         key = f"{r['store']} / {r['layout']}"
-        series.setdefault(key, []).append((r["memories"], r["p50_ms"], r["p95_ms"]))
+        series.setdefault(key, []).append((r["memories"], *((r["cpu_p50_ms"], r["cpu_p95_ms"]) if cpu else
+                                                            (r["p50_ms"], r["p95_ms"]))))
+        if cpu:
+            continue
         tiered = any(x["dense_list"] == "ann" for x in rows if x["store"] == r["store"] and x["layout"] == r["layout"])
         if tiered and r["exact_p95_ms"] is not None:
             series.setdefault(f"{key}, exact scan", []).append((r["memories"], r["exact_p50_ms"], r["exact_p95_ms"]))
@@ -121,7 +125,7 @@ def summarize(folder: Path, machine: dict[str, Any], argv: list[str], console: C
     runs = load_runs(folder)
     rows = [row(r) for r in runs]
     result = {"machine": machine, "command": argv, "rows": rows, "targets": check(GOALS, rows),
-              "slopes_p95": slopes(rows), "runs": [r["spec"] for r in runs]}
+              "slopes_p95": slopes(rows), "slopes_cpu_p95": slopes(rows, cpu=True), "runs": [r["spec"] for r in runs]}
     if rows:
         result["plot"] = str(plot(rows, folder / "scale.png"))
     write_json(folder, "scale.json", result)
@@ -188,7 +192,8 @@ def print_tables(result: dict[str, Any], console: Console) -> None:
     console.print(goals)
     if result["slopes_p95"]:
         console.print("fitted slope of log p95 against log size: "
-                      + ", ".join(f"{k} {v:.2f}" for k, v in result["slopes_p95"].items()))
+                      + ", ".join(f"{k} {v:.2f}" for k, v in result["slopes_p95"].items())
+                      + "; of the CPU p95: " + ", ".join(f"{k} {v:.2f}" for k, v in result["slopes_cpu_p95"].items()))
 
 
 def _num(value: float | None, fmt: str) -> str:
