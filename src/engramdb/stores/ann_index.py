@@ -145,12 +145,12 @@ class AnnTier:
             self._build_later(key, entry)
             return None
         if state.mutation_seq != entry.mutation_seq:
-            self._follow(key, state, entry)
+            self._follow(state, entry)
         if len(self._tail(state, entry)) > TAIL_MAX:
             self._absorb(key, state, entry)
         return state
 
-    def _follow(self, key: tuple[object, ...], state: _State, entry: ScopeMatrix) -> None:
+    def _follow(self, state: _State, entry: ScopeMatrix) -> None:
         """Drop covered rows that the matrix no longer holds, or holds re-embedded."""
         live = np.isin(state.covered, entry.rowids)
         redone = entry.rowids[entry.seqs > state.max_seq]
