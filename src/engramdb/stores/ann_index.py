@@ -44,6 +44,8 @@ ANN_MIN_VECTORS = 50_000  # the exact scan's p50 crossed ~10 ms between 20k and 
 ENV_ANN_MIN = "ENGRAM_ANN_MIN_VECTORS"  # another threshold; 0 turns the tier off
 TAIL_MAX = 2_000  # rows scanned exactly beside the graph before they are added to it
 OVERFETCH = 4  # a filtered read asks the graph for this many times the rows it wants
+GATHER_MAX = 5_000  # a filter admitting at most this many rows scores them directly (copying more cost more
+# than the masked full scan)
 # expansion while searching: 128 gave recall@10 0.995 on 100k distinct real vectors but 0.77 on a
 # scope of near-duplicates (LoCoMo turns copied with noise); 512 gave 0.94 there at 0.7 ms
 CONNECTIVITY, EXPANSION_ADD, EXPANSION_SEARCH = 16, 128, 512
@@ -95,12 +97,13 @@ class AnnTier:
                 pos, scores = self._candidates(state, entry, query, limit)
             else:
                 admitted = np.flatnonzero(allowed).astype(np.int64)
-                pos, scores = self._candidates(state, entry, query, limit * OVERFETCH)
-                keep = allowed[pos]
-                if len(admitted) <= (self.min_vectors or 0) or int(keep.sum()) < min(limit, len(admitted)):
-                    # few rows pass the filter (or too few of the graph's answer do): scan just those
+                if len(admitted) <= GATHER_MAX:  # few rows pass the filter: score just those
                     pos, scores = admitted, entry.matrix[admitted] @ query
                 else:
+                    pos, scores = self._candidates(state, entry, query, limit * OVERFETCH)
+                    keep = allowed[pos]
+                    if int(keep.sum()) < limit:
+                        return None  # too few of the graph's answer pass: the exact (masked) scan
                     pos, scores = pos[keep], scores[keep]
             idx, best = best_of(scores, limit)
             return pos[idx], best
