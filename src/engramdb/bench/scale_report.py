@@ -155,7 +155,7 @@ def plot(rows: Sequence[dict[str, Any]], path: Path) -> Path | None:
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("memories in the store")
-    ax.set_ylabel("search latency, ms (1,000-token budget, query embedding excluded)")
+    ax.set_ylabel("search ms, wall (1,000 tokens, no query embedding)")
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=7)
     ax.set_title("engram bench scale: search latency against size", fontsize=10)
