@@ -87,11 +87,14 @@ def test_timings_bytes_and_recall_are_measured(result: tuple[dict, Path]) -> Non
     assert big["disk"]["vector_bytes"] > small["disk"]["vector_bytes"]
 
 
-def test_the_command_checks_its_options() -> None:
+def test_the_command_checks_its_options(tmp_path: Path) -> None:
     runner = CliRunner()
-    bad = runner.invoke(cli, ["bench", "scale", "--sizes", "ten"])
+    locomo = tmp_path / "locomo.json"  # the options are checked without the shared data
+    locomo.write_text("[]")
+    data = ["--locomo", str(locomo)]
+    bad = runner.invoke(cli, ["bench", "scale", *data, "--sizes", "ten"])
     assert bad.exit_code != 0 and "not a size" in bad.output
-    bad = runner.invoke(cli, ["bench", "scale", "--layouts", "round"])
+    bad = runner.invoke(cli, ["bench", "scale", *data, "--layouts", "round"])
     assert bad.exit_code != 0 and "--layouts" in bad.output
-    bad = runner.invoke(cli, ["bench", "scale", "--store", "postgresql"])
+    bad = runner.invoke(cli, ["bench", "scale", *data, "--store", "postgresql"])
     assert bad.exit_code != 0 and "--pg-url" in bad.output
