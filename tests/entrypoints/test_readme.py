@@ -156,16 +156,23 @@ def test_readme_library_example_holds(tmp_path: Path, monkeypatch: pytest.Monkey
         mem.close()
 
 
-def test_readme_serving_block_runs_as_written(checkout: Path, tmp_path: Path) -> None:
-    """The Serving block, as written (port 8765 on loopback, a real `engram serve`)."""
-    [block] = code_blocks("Serving: HTTP API, MCP, web inspector", "bash")
-    env = {**os.environ, "ENGRAM_EMBEDDER": "hash"}
+def run_block(checkout: Path, title: str, *, timeout: float, **env_vars: str) -> subprocess.CompletedProcess[str]:
+    """The bash block of README section ``title``, run as written from ``checkout`` (hash embedder,
+    no $ENGRAM_DB), failing the test unless it exits 0."""
+    [block] = code_blocks(title, "bash")
+    env = {**os.environ, "ENGRAM_EMBEDDER": "hash", **env_vars}
     env.pop("ENGRAM_DB", None)
-    script = checkout / "readme_serve.sh"
+    script = checkout / "readme_block.sh"
     script.write_text("set -euo pipefail\n" + block, encoding="utf-8")
     done = subprocess.run(["bash", str(script)], cwd=checkout, env=env, capture_output=True, text=True,
-                          timeout=120)
+                          timeout=timeout)
     assert done.returncode == 0, done.stderr[-3000:]
+    return done
+
+
+def test_readme_serving_block_runs_as_written(checkout: Path, tmp_path: Path) -> None:
+    """The Serving block, as written (port 8765 on loopback, a real `engram serve`)."""
+    done = run_block(checkout, "Serving: HTTP API, MCP, web inspector", timeout=120)
     added, found, refused = [json.loads(line) for line in done.stdout.replace("}{", "}\n{").splitlines()]
     assert added["memories"][0]["content"] == "I prefer window seats"
     assert "window seats" in found["context"]
@@ -177,17 +184,9 @@ def test_readme_postgresql_block_runs_as_written(checkout: Path, tmp_path: Path,
                                                  request: pytest.FixtureRequest) -> None:
     """The PostgreSQL block, as written: its own throwaway server (scripts/dev_pg.py), the CLI on it."""
     request.getfixturevalue("pg_server")  # skips (or fails with ENGRAM_REQUIRE_PG=1) where PostgreSQL cannot run
-    [block] = code_blocks("PostgreSQL", "bash")
-    root = README.parent
     for name in ("scripts", "tests"):
-        (checkout / name).symlink_to(root / name, target_is_directory=True)
-    env = {**os.environ, "ENGRAM_EMBEDDER": "hash", "ENGRAM_FACTS": "1"}
-    env.pop("ENGRAM_DB", None)
-    script = checkout / "readme_pg.sh"
-    script.write_text("set -euo pipefail\n" + block, encoding="utf-8")
-    done = subprocess.run(["bash", str(script)], cwd=checkout, env=env, capture_output=True, text=True,
-                          timeout=300)
-    assert done.returncode == 0, done.stderr[-3000:]
+        (checkout / name).symlink_to(README.parent / name, target_is_directory=True)
+    done = run_block(checkout, "PostgreSQL", timeout=300, ENGRAM_FACTS="1")
     assert "Berlin" in done.stdout
     keys = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{") and '"tenant"' in line]
     assert [k["tenant"] for k in keys] == ["acme"] and keys[0]["name"] == "ci"

@@ -40,7 +40,7 @@ class PgKeyRing:
     def _run(self, statement: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
         try:
             with psycopg.connect(self.url, autocommit=True) as conn, conn.cursor() as cur:
-                cur.execute(statement.encode() if not params else statement, params or None)
+                cur.execute(statement, params or None)
                 if cur.description is None:
                     return [(cur.rowcount,)]
                 return list(cur.fetchall())
