@@ -11,52 +11,14 @@ tokens with the same formula.
 
 from __future__ import annotations
 
-import sqlite3
-import threading
-from collections import Counter
 from collections.abc import Sequence
 
+from engramdb.stores.fts_tokens import TOKENIZE, query_tokens, tokenize
 from engramdb.stores.pg_conn import Cursor
 
-TOKENIZE = "porter unicode61 remove_diacritics 2"  # as memories_fts in sql/sqlite/0001_init.sql
+__all__ = ["MAX_LEXEME_BYTES", "TOKENIZE", "index_rows", "query_tokens", "tokenize", "tsquery"]
+
 MAX_LEXEME_BYTES = 2046  # a longer token cannot be a tsvector lexeme (it is still counted)
-
-_local = threading.local()
-
-
-def _tokenizer() -> sqlite3.Connection:
-    db: sqlite3.Connection | None = getattr(_local, "db", None)
-    if db is None:
-        db = sqlite3.connect(":memory:")
-        db.execute(f"CREATE VIRTUAL TABLE t USING fts5(x, content='', tokenize='{TOKENIZE}')")
-        db.execute("CREATE VIRTUAL TABLE v USING fts5vocab(t, 'instance')")
-        _local.db = db
-    return db
-
-
-def tokenize(texts: Sequence[str]) -> list[Counter[str]]:
-    """Each text's tokens and their counts, exactly as the SQLite store's full-text index has them."""
-    db = _tokenizer()
-    out: list[Counter[str]] = [Counter() for _ in texts]
-    if not texts:
-        return out
-    with db:
-        db.execute("INSERT INTO t(t) VALUES ('delete-all')")
-        db.executemany("INSERT INTO t (rowid, x) VALUES (?, ?)", [(i, text) for i, text in enumerate(texts)])
-        for doc, term, n in db.execute("SELECT doc, term, count(*) FROM v GROUP BY doc, term"):
-            out[int(doc)][str(term)] = int(n)
-        db.execute("INSERT INTO t(t) VALUES ('delete-all')")
-    return out
-
-
-def query_tokens(terms: Sequence[str]) -> list[str]:
-    """One token per query term, in order, duplicates kept (FTS5 scores each quoted term of the
-    query as a phrase of its own, so two terms with one stem count twice). A term that makes
-    several tokens (rare: word characters that unicode61 splits) adds each of them."""
-    out: list[str] = []
-    for counts in tokenize(list(terms)):
-        out.extend(sorted(counts))
-    return out
 
 
 def tsquery(tokens: Sequence[str]) -> str:

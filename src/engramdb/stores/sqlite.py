@@ -19,6 +19,7 @@ from engramdb.stores import sqlite_jobs as queue
 from engramdb.stores import sqlite_queries as queries
 from engramdb.stores import sqlite_scopes
 from engramdb.stores.ann_index import AnnTier, min_vectors_from_env
+from engramdb.stores.keyword_tier import KeywordTier, min_rows_from_env
 from engramdb.stores.sql_common import changeable, supersession, visible_to
 from engramdb.stores.sqlite_conn import Connection
 from engramdb.stores.sqlite_keyword import ScopeRanges
@@ -53,6 +54,7 @@ class SQLiteStore(QueueMethods, RetentionMethods):
         # big scopes also keep an HNSW index beside the file (<db>.ann/): ann_index.py
         self.ann = AnnTier(str(path), min_vectors_from_env())
         self._vector_reads = VectorReads(self.ann)
+        self.keywords = KeywordTier(self.conn.read, min_rows_from_env())  # big scopes (keyword_tier.py)
         self._ranges = ScopeRanges()  # the keyword plan of small scopes in shared files (sqlite_keyword.py)
         self.embed_version = EMBED_VERSION  # recorded with the vectors written inline (set_vectors, add)
 
@@ -220,6 +222,9 @@ class SQLiteStore(QueueMethods, RetentionMethods):
             return []
         try:
             with self.conn.read() as db:
+                found = self.keywords.turns(db, spec, terms, limit)
+                if found is not None:
+                    return found
                 return queries.rank_text(db, _fts_query(terms), *visibility_clause(spec), limit,
                                          ranges=self._ranges.ranges(db, spec.scope))
         except sqlite3.OperationalError as exc:
@@ -231,9 +236,13 @@ class SQLiteStore(QueueMethods, RetentionMethods):
         where, params = visibility_clause(spec)
         try:
             with self.conn.read() as db:
-                windows = queries.rank_text(db, _fts_query(terms), where, params, limit, table="windows_fts",
-                                            ranges=self._ranges.ranges(db, spec.scope))
-                members = queries.window_members(db, [w.ref for w in windows])
+                found = self.keywords.windows(db, spec, terms, limit)
+                if found is not None:
+                    windows, members = found
+                else:
+                    windows = queries.rank_text(db, _fts_query(terms), where, params, limit, table="windows_fts",
+                                                ranges=self._ranges.ranges(db, spec.scope))
+                    members = queries.window_members(db, [w.ref for w in windows])
                 best: dict[int, float] = {}
                 for w in windows:
                     for ref in members.get(w.ref, ()):

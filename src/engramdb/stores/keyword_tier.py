@@ -1,0 +1,235 @@
+"""The keyword tier of the SQLite store: big scopes are ranked by an in-memory BM25 index.
+
+FTS5 stays the truth and the default. A scope that holds ``min_rows`` full-text rows or more
+(where the FTS5 plan's two keyword lists cross ~10 ms on 2 cores: ``engram bench scale``) gets
+a keyword_index.KeywordIndex, built in a background thread from the scope's rows (about 10 s
+per 100k long turns) while its searches stay on FTS5. Then:
+
+- **Reads** rank in memory and ask SQL only which of the best rows the read may see (the
+  read's visibility clause over a few hundred rowids, as the FTS5 plan's over-fetch does);
+  reads with filters, kinds or time travel, and queries FTS5 would treat as phrases, keep the
+  FTS5 plan.
+- **Appends** (new rows anywhere in the file: ``max(rowid)`` grew) are folded in on the next
+  read: the scope's new rows (a rowid range scan) are tokenized and added, with the windows
+  they key. Past ``max(EXTEND_MAX, REBUILD_SHARE x rows)`` appended rows a rebuild starts.
+- **Any other change** (``meta.mutation_seq``: update, supersede, delete, restore, a derived
+  write) drops the scope's index at once, so no deleted or replaced text ranks anything; a
+  rebuild starts and reads use FTS5 until it is done. Nothing is written to disk.
+- At most ``MAX_INDEXES`` scopes are held (least recently used first out).
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
+from typing import Any
+
+from engramdb.core.errors import StoreError
+from engramdb.core.models import Scope
+from engramdb.core.ports import ReadSpec, Scored
+from engramdb.stores.fts_tokens import phrase_tokens
+from engramdb.stores.keyword_index import KeywordIndex, best, build
+from engramdb.stores.sqlite_queries import visible
+from engramdb.stores.sqlite_sql import scope_clause, visibility_clause
+
+KEYWORD_MIN_ROWS = 20_000  # see the module docstring; BENCHMARKS.md "Scale"
+ENV_MIN_ROWS = "ENGRAM_KEYWORD_MIN_ROWS"  # another threshold; 0 turns the tier off
+MAX_INDEXES = 4
+EXTEND_MAX = 2_000  # appended rows folded in by a read; more: a rebuild
+REBUILD_SHARE = 0.05
+# ranked rows whose visibility is checked per row wanted (one rowid lookup each, ~3 us): most
+# of a plain read's ranked rows are visible; when too few are, 4x more, up to MAX_ROUNDS times,
+# then a read that admits few of the scope's rows goes to the FTS5 plan
+OVERFETCH = 1.25
+MAX_ROUNDS = 4
+_TEXT = "coalesce(m.speaker || ': ', '') || m.content"  # the indexed text (sql/sqlite/0001_init.sql)
+
+Reader = Callable[[], AbstractContextManager[sqlite3.Connection]]
+Key = tuple[object, ...]
+Windows = tuple[list[Scored], dict[int, tuple[int, ...]]]
+
+
+def min_rows_from_env() -> int | None:
+    """The threshold in force: ``$ENGRAM_KEYWORD_MIN_ROWS`` (0: no tier), else KEYWORD_MIN_ROWS."""
+    raw = os.environ.get(ENV_MIN_ROWS, "").strip()
+    value = int(raw) if raw.isdigit() else KEYWORD_MIN_ROWS
+    return value or None
+
+
+class KeywordTier:
+    def __init__(self, reader: Reader, min_rows: int | None) -> None:
+        self.min_rows = min_rows
+        self._reader = reader
+        self._indexes: OrderedDict[Key, KeywordIndex] = OrderedDict()
+        self._sizes: dict[Key, tuple[int, int, bool]] = {}  # scope -> (mutation_seq, max rowid, big)
+        self._building: dict[Key, threading.Thread] = {}
+        self._lock = threading.RLock()
+        self.failures: list[str] = []  # builds that could not read the store (closed under them)
+
+    # ---- reads ------------------------------------------------------------------
+
+    def turns(self, db: sqlite3.Connection, spec: ReadSpec, terms: Sequence[str], limit: int) -> list[Scored] | None:
+        """The FTS5 plan's answer, from memory; None: use the FTS5 plan."""
+        found = self._ready(db, spec, terms)
+        if found is None:
+            return None
+        index, tokens = found
+        scores = index.turn_scores(tokens)
+        picked = _visible_best(db, spec, scores, index.rowids, limit)
+        return None if picked is None else [Scored(ref, score) for _, ref, score in picked]
+
+    def windows(self, db: sqlite3.Connection, spec: ReadSpec, terms: Sequence[str], limit: int) -> Windows | None:
+        """The best ``limit`` windows whose key the read may see (keyed by rowid) and their
+        members' rowids; None: use the FTS5 plan."""
+        found = self._ready(db, spec, terms)
+        if found is None:
+            return None
+        index, tokens = found
+        scores = index.window_scores(tokens)
+        keys = index.rowids[index.win_keys]
+        picked = _visible_best(db, spec, scores, keys, limit)
+        if picked is None:
+            return None
+        members = {ref: tuple(int(index.rowids[p]) for p in index.win_members[w] if p >= 0) for w, ref, _ in picked}
+        return [Scored(ref, score) for _, ref, score in picked], members
+
+    # ---- which index, kept current -------------------------------------------------
+
+    def _ready(self, db: sqlite3.Connection, spec: ReadSpec,
+               terms: Sequence[str]) -> tuple[KeywordIndex, list[str]] | None:
+        if self.min_rows is None or not _plain(spec) or not terms:
+            return None
+        key = tuple(spec.scope.items())
+        seq = int(db.execute("SELECT value FROM meta WHERE key = 'mutation_seq'").fetchone()[0])
+        top = int(db.execute("SELECT coalesce(max(rowid), 0) FROM memories").fetchone()[0])
+        with self._lock:
+            index = self._current(db, key, spec.scope, seq, top)
+            if index is None:
+                if self._big(db, key, spec.scope, seq, top):
+                    self._build_later(key, spec.scope)
+                return None
+        tokens = phrase_tokens(terms)
+        return None if tokens is None else (index, tokens)
+
+    def _current(self, db: sqlite3.Connection, key: Key, scope: Scope, seq: int, top: int) -> KeywordIndex | None:
+        index = self._indexes.get(key)
+        if index is None:
+            return None
+        if index.mutation_seq != seq:
+            del self._indexes[key]  # rows changed in place: nothing of the old text may rank
+            return None
+        if top > index.file_max:
+            index = self._append(db, key, scope, index, top)
+            if index is None:
+                return None
+        self._indexes.move_to_end(key)
+        return index
+
+    def _append(self, db: sqlite3.Connection, key: Key, scope: Scope, index: KeywordIndex,
+                top: int) -> KeywordIndex | None:
+        where, params = scope_clause(scope)
+        rows = db.execute(
+            f"SELECT m.rowid, {_TEXT} FROM memories AS m NOT INDEXED WHERE m.rowid > ? AND m.rowid <= ? "
+            f"AND {where} ORDER BY m.rowid LIMIT ?", [index.file_max, top, *params, EXTEND_MAX + 1]).fetchall()
+        if len(rows) > EXTEND_MAX:
+            del self._indexes[key]
+            self._build_later(key, scope)
+            return None
+        refs = [int(r[0]) for r in rows]
+        windows = db.execute(f"SELECT rowid, members FROM windows_fts WHERE rowid IN ({','.join('?' * len(refs))}) "
+                             "ORDER BY rowid", refs).fetchall() if refs else []
+        index = index.extended([(int(r), str(t)) for r, t in rows], [(int(r), str(m)) for r, m in windows], top)
+        self._indexes[key] = index
+        if index.appended > max(EXTEND_MAX, REBUILD_SHARE * index.rows):
+            self._build_later(key, scope)
+        return index
+
+    def _big(self, db: sqlite3.Connection, key: Key, scope: Scope, seq: int, top: int) -> bool:
+        """Whether the scope holds ``min_rows`` rows (remembered per mutation_seq and file size)."""
+        assert self.min_rows is not None
+        known = self._sizes.get(key)
+        if known is not None and known[0] == seq and (known[2] or known[1] == top):
+            return known[2]
+        where, params = scope_clause(scope)
+        n = int(db.execute(f"SELECT count(*) FROM (SELECT 1 FROM memories m WHERE {where} LIMIT ?)",
+                           [*params, self.min_rows]).fetchone()[0])
+        if len(self._sizes) > 4096:
+            self._sizes.clear()
+        self._sizes[key] = (seq, top, n >= self.min_rows)
+        return n >= self.min_rows
+
+    # ---- building -------------------------------------------------------------------
+
+    def _build_later(self, key: Key, scope: Scope) -> None:
+        running = self._building.get(key)
+        if running is not None and running.is_alive():
+            return
+        thread = threading.Thread(target=self._build, args=(key, scope), name="engram-keyword-index", daemon=True)
+        self._building[key] = thread
+        thread.start()
+
+    def _build(self, key: Key, scope: Scope) -> None:
+        where, params = scope_clause(scope)
+        try:
+            with self._reader() as db:
+                seq = int(db.execute("SELECT value FROM meta WHERE key = 'mutation_seq'").fetchone()[0])
+                top = int(db.execute("SELECT coalesce(max(rowid), 0) FROM memories").fetchone()[0])
+                rows = db.execute(f"SELECT m.rowid, {_TEXT} FROM memories m WHERE {where} ORDER BY m.rowid",
+                                  params).fetchall()
+                windows = db.execute(
+                    f"SELECT w.rowid, w.members FROM windows_fts w JOIN memories m ON m.rowid = w.rowid "
+                    f"WHERE {where} ORDER BY w.rowid", params).fetchall()
+        except (StoreError, sqlite3.Error) as exc:  # the store closed under the build: FTS5 stays
+            self.failures.append(str(exc))
+            return
+        index = build([(int(r), str(t)) for r, t in rows], [(int(r), str(m)) for r, m in windows],
+                      mutation_seq=seq, file_max=top)
+        with self._lock:
+            held = self._indexes.get(key)
+            if held is not None and (held.mutation_seq, held.file_max) > (index.mutation_seq, index.file_max):
+                return
+            self._indexes[key] = index
+            self._indexes.move_to_end(key)
+            while len(self._indexes) > MAX_INDEXES:
+                self._indexes.popitem(last=False)
+
+    # ---- tests and benchmarks ----------------------------------------------------------
+
+    def wait(self, timeout: float | None = None) -> None:
+        """Wait for background builds."""
+        for thread in list(self._building.values()):
+            thread.join(timeout)
+
+    def loaded(self) -> int:
+        with self._lock:
+            return len(self._indexes)
+
+    def held_bytes(self) -> int:
+        with self._lock:
+            return sum(index.bytes() for index in self._indexes.values())
+
+
+def _plain(spec: ReadSpec) -> bool:
+    """A read the tier answers: no filters, kinds or time travel (visibility is checked in SQL)."""
+    return spec.filters is None and not spec.kinds and spec.as_of is None and spec.valid_at is None
+
+
+def _visible_best(db: sqlite3.Connection, spec: ReadSpec, scores: Any, refs: Any,
+                  limit: int) -> list[tuple[int, int, float]] | None:
+    """(position, rowid, score) of the best ``limit`` entries whose rowid in ``refs`` the read
+    may see; None when over-fetching found too few (a read that admits few of the scope's rows)."""
+    where, params = visibility_clause(spec)
+    want = int(limit * OVERFETCH) + 1
+    for _ in range(MAX_ROUNDS):
+        top = best(scores, want)
+        keys = [int(r) for r in refs[top]]
+        seen = visible(db, keys, where, params)
+        kept = [(int(p), r, float(scores[p])) for p, r in zip(top, keys, strict=True) if r in seen]
+        if len(kept) >= limit or len(top) < want:
+            return kept[:limit]
+        want *= 4
+    return None
