@@ -15,11 +15,13 @@
 from __future__ import annotations
 
 import hashlib
+import os
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from psycopg import sql
+from psycopg import pq, sql
 
 from engramdb.core.ports import Keys, ReadSpec, Scored, ScoredList, Vector
 from engramdb.stores.pg_conn import Cursor
@@ -27,6 +29,9 @@ from engramdb.stores.pg_sql import visibility_clause
 from engramdb.stores.sql_common import member_scores
 
 WINDOW_TURNS = 3  # as vector_index.WINDOW_TURNS
+WINDOW_FANOUT = 3  # as sqlite_vectors.WINDOW_FANOUT: the index's turn candidates per window wanted
+EXACT_WINDOWS_MAX = 5_000  # scopes with more turns than this take their dense windows from the index (measured)
+ENV_EXACT_WINDOWS_MAX = "ENGRAM_PG_EXACT_WINDOWS_MAX"
 EF_SEARCH = 200  # HNSW candidate list: above the search's 100 candidates per list
 
 
@@ -94,6 +99,26 @@ def keys(cur: Cursor, spec: ReadSpec, refs: Sequence[int], query: Vector, model_
     return sorted(scored, key=lambda s: (-s.score, s.ref))
 
 
+def exact_windows_max() -> int:
+    """The cut-over in force: ``$ENGRAM_PG_EXACT_WINDOWS_MAX`` if set (0: every scope through the
+    index), else EXACT_WINDOWS_MAX."""
+    raw = os.environ.get(ENV_EXACT_WINDOWS_MAX, "").strip()
+    return int(raw) if raw.isdigit() else EXACT_WINDOWS_MAX
+
+
+@dataclass(frozen=True)
+class _Turns:
+    """What windows are made of, as SQL over ``memories m`` joined to ``vectors v``: ``rows``
+    selects the scope's turns with a session embedded by the model, ``vector`` their whole-text
+    vectors; ``where`` says which of them the read may return."""
+
+    rows: str
+    params: list[Any]
+    vector: str
+    where: str
+    where_params: list[Any]
+
+
 def windows(cur: Cursor, spec: ReadSpec, query: Vector, model_id: str, limit: int) -> ScoredList:
     """Turns scored by the best of the ``limit`` best window scores that contain them."""
     if limit <= 0:
@@ -107,29 +132,117 @@ def windows(cur: Cursor, spec: ReadSpec, query: Vector, model_id: str, limit: in
         # members may be returned (as the SQLite cache masks its scope matrix)
         base, base_params = visibility_clause(ReadSpec(spec.scope, include_superseded=spec.include_superseded,
                                                        include_archived=spec.include_archived))
-    cur.execute(
-        f"""
-        WITH base AS (
-            SELECT m.ref, m.user_id, m.agent_id, m.session_id, m.event_time, m.id,
-                   v.embedding::vector({dim}) AS e, ({where}) AS ok
-            FROM memories m JOIN vectors v ON v.ref = m.ref
-            WHERE {_vector_filter(cur, model_id, dim)} AND m.embed_model = %s AND {base}
-              AND m.kind = 'turn' AND m.session_id IS NOT NULL
-        ),
+    turns = _Turns(f"m.embed_model = %s AND m.kind = 'turn' AND m.session_id IS NOT NULL AND {base}",
+                   [model_id, *base_params], _vector_filter(cur, model_id, dim), where, params)
+    if _more_turns_than(cur, turns, exact_windows_max()):
+        # a filtered read also asks the index for its own best turns: the scope's best may all
+        # lie in windows the filters refuse
+        narrow = base != where and (spec.filters is not None or bool(spec.kinds))
+        rows = _near_windows(cur, turns, query, limit, narrow)
+    else:
+        rows = _all_windows(cur, turns, query, limit)
+    return member_scores((float(score), zip(members, oks, strict=True)) for members, oks, score in rows)
+
+
+def _more_turns_than(cur: Cursor, turns: _Turns, cap: int) -> bool:
+    """Whether the scope holds more than ``cap`` turns embedded by the model; reads at most
+    cap + 1 memories rows and no vector."""
+    cur.execute(f"SELECT count(*) FROM (SELECT 1 FROM memories m WHERE {turns.rows} LIMIT %s) s",
+                [*turns.params, cap + 1])
+    row = cur.fetchone()
+    return bool(row and int(row[0]) > cap)
+
+
+def _scored(dim: int) -> str:
+    """Each window of the ``base`` rows (ref, user_id, agent_id, session_id, event_time, id,
+    e: the vector, ok: the read may return it, key: its window may be returned), scored, best
+    first: the members' dot products with the query summed over the norm of their vectors summed."""
+    return f"""
         win AS (
-            SELECT ref, ok, array_agg(ref) OVER w AS members, array_agg(ok) OVER w AS oks,
+            SELECT ref, ok, key, array_agg(ref) OVER w AS members, array_agg(ok) OVER w AS oks,
                    sum(-(e <#> %s::vector({dim}))) OVER w AS dots, vector_norm(sum(e) OVER w) AS norm
             FROM base
             WINDOW w AS (PARTITION BY user_id, agent_id, session_id ORDER BY event_time, id COLLATE "C", ref
                          ROWS BETWEEN {WINDOW_TURNS - 1} PRECEDING AND CURRENT ROW)
         )
-        SELECT ref, members, oks, dots / norm AS score FROM win WHERE ok AND norm > 0
+        SELECT members, oks, dots / norm AS score FROM win WHERE ok AND key AND norm > 0
         ORDER BY score DESC, ref LIMIT %s
+        """
+
+
+def _all_windows(cur: Cursor, turns: _Turns, query: Vector, limit: int) -> list[tuple[Any, ...]]:
+    """The exact plan: every window of the scope (reads every vector of the scope's turns)."""
+    dim = int(query.shape[0])
+    cur.execute(
+        f"""
+        WITH base AS (
+            SELECT m.ref, m.user_id, m.agent_id, m.session_id, m.event_time, m.id,
+                   v.embedding::vector({dim}) AS e, ({turns.where}) AS ok, true AS key
+            FROM memories m JOIN vectors v ON v.ref = m.ref
+            WHERE {turns.vector} AND {turns.rows}
+        ),
+        {_scored(dim)}
         """,
-        [*params, model_id, *base_params, query, limit],
+        [*turns.where_params, *turns.params, query, limit],
     )
-    return member_scores((float(score), zip(members, oks, strict=True))
-                         for _, members, oks, score in cur.fetchall())
+    return cur.fetchall()
+
+
+def _near_windows(cur: Cursor, turns: _Turns, query: Vector, limit: int, narrow: bool) -> list[tuple[Any, ...]]:
+    """The big-scope plan: the index's best ``limit * WINDOW_FANOUT`` turns (``narrow``: and as
+    many of those the read may return), and only the windows holding them, scored exactly.
+
+    The windows holding a turn c are keyed by c and by the two turns after it, so their members
+    are c and its two neighbours on each side; within the union of those neighbourhoods a key's
+    two predecessors are its predecessors in the whole session (they are consecutive there), so
+    the exact plan's window functions over that union score the keys' windows exactly."""
+    dim = int(query.shape[0])
+    wanted = limit * WINDOW_FANOUT
+    _search_settings(cur, wanted)
+    nearest = (f"(SELECT v.ref FROM vectors v JOIN memories m ON m.ref = v.ref WHERE {turns.vector} AND {{}} "
+               f"ORDER BY (v.embedding::vector({dim})) <=> %s::vector({dim}) LIMIT %s)")
+    near = nearest.format(turns.rows)
+    near_params = [*turns.params, query, wanted]
+    if narrow:
+        near += " UNION " + nearest.format(f"{turns.rows} AND {turns.where}")
+        near_params += [*turns.params, *turns.where_params, query, wanted]
+    side = (f"SELECT m.ref FROM memories m JOIN vectors v ON v.ref = m.ref "
+            f"WHERE m.session_id = c.session_id AND m.user_id IS NOT DISTINCT FROM c.user_id "
+            f"AND m.agent_id IS NOT DISTINCT FROM c.agent_id AND (m.event_time, m.id COLLATE \"C\", m.ref) {{}} "
+            f"(c.event_time, c.id, c.ref) AND {turns.vector} AND {turns.rows} "
+            f"ORDER BY m.event_time {{}}, m.id COLLATE \"C\" {{}}, m.ref {{}} LIMIT {WINDOW_TURNS - 1}")
+    cur.execute(
+        f"""
+        WITH near AS MATERIALIZED ({near}),
+        cand AS MATERIALIZED (
+            SELECT m.ref, m.user_id, m.agent_id, m.session_id, m.event_time, m.id
+            FROM memories m WHERE m.ref IN (SELECT ref FROM near)
+        ),
+        around AS MATERIALIZED (
+            SELECT c.ref, true AS key FROM cand c
+            UNION ALL SELECT b.ref, false FROM cand c CROSS JOIN LATERAL ({side.format("<", *["DESC"] * 3)}) b
+            UNION ALL SELECT a.ref, true FROM cand c CROSS JOIN LATERAL ({side.format(">", *["ASC"] * 3)}) a
+        ),
+        base AS (
+            SELECT m.ref, m.user_id, m.agent_id, m.session_id, m.event_time, m.id,
+                   v.embedding::vector({dim}) AS e, ({turns.where}) AS ok,
+                   m.ref IN (SELECT ref FROM around WHERE key) AS key
+            FROM memories m JOIN vectors v ON v.ref = m.ref
+            WHERE m.ref IN (SELECT ref FROM around) AND {turns.vector}
+        ),
+        {_scored(dim)}
+        """,
+        [*near_params, *turns.params, *turns.params, *turns.where_params, query, limit],
+    )
+    return cur.fetchall()
+
+
+def _search_settings(cur: Cursor, wanted: int) -> None:
+    """The index settings of ``turns`` for this transaction; a read of one statement (autocommit)
+    opens one, which the store's read ends (it rolls back whatever is left open)."""
+    begin = "BEGIN READ ONLY; " if cur.connection.info.transaction_status == pq.TransactionStatus.IDLE else ""
+    cur.execute(f"{begin}SET LOCAL hnsw.iterative_scan = relaxed_order; "
+                f"SET LOCAL hnsw.ef_search = {max(EF_SEARCH, int(wanted))}")
 
 
 def for_hashes(cur: Cursor, index_hashes: Sequence[str], model_id: str, dim: int, version: int) -> dict[str, Keys]:
