@@ -142,3 +142,23 @@ def test_filtered_reads_and_other_scopes_keep_fts5(store: SQLiteStore) -> None:
     assert small_refs and big_refs and not small_refs & big_refs
     owners = store.fetch(sorted(big_refs))
     assert {r.scope.user_id for r in owners.values()} == {"big"}
+
+
+def test_archived_and_superseded_rows_follow_the_read(store: SQLiteStore) -> None:
+    spec = ReadSpec(Scope(user_id="big"), include_archived=False)
+    loaded(store, spec)
+    ranked = [s.ref for s in store.text_search(spec, ["garden"], 500)]
+    archived, replaced = store.fetch(ranked[:2])[ranked[0]], store.fetch(ranked[:2])[ranked[1]]
+    store.archive([archived.id], datetime.now(UTC))
+    store.replace(replace(replaced, content="tomato only now"), None, None)
+    assert tier(store, spec, ["garden"]) is None  # dropped at once; this read starts the rebuild
+    store.keywords.wait()
+    assert tier(store, spec, ["garden"]) is not None  # rebuilt: the tier answers again
+    hidden = {s.ref for s in store.text_search(spec, ["garden"], 500)}
+    assert ranked[0] not in hidden and ranked[1] not in hidden
+    assert ranked[0] in {s.ref for s in store.text_search(ReadSpec(Scope(user_id="big")), ["garden"], 500)}
+    history = {s.ref for s in store.text_search(ReadSpec(Scope(user_id="big"), include_superseded=True),
+                                                ["garden"], 500)}
+    assert ranked[1] not in history  # replaced in place: only superseded versions stay readable
+    for read in (spec, ReadSpec(Scope(user_id="big")), ReadSpec(Scope(user_id="big"), include_superseded=True)):
+        assert_parity(store, read)

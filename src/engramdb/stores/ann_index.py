@@ -49,6 +49,10 @@ GATHER_MAX = 5_000  # a filter admitting at most this many rows scores them dire
 # expansion while searching: 128 gave recall@10 0.995 on 100k distinct real vectors but 0.77 on a
 # scope of near-duplicates (LoCoMo turns copied with noise); 512 gave 0.94 there at 0.7 ms
 CONNECTIVITY, EXPANSION_ADD, EXPANSION_SEARCH = 16, 128, 512
+# a graph walk returns at least this many rows: below EXPANSION_SEARCH a wider answer costs the
+# same walk, so a search's turn list (100) and its windows' candidates (3 per window: 300) share
+# one walk, remembered per thread for the last query (the walk was ~4 ms at 100k, measured)
+MIN_WIDTH = 384
 _FORMAT = 1
 _SCRATCH = np.uint64(2**63)  # keys of the zero vectors that overwrite erased slots (rowids stay below)
 
@@ -83,6 +87,8 @@ class AnnTier:
         self._building: dict[tuple[object, ...], threading.Thread] = {}
         self._lock = threading.RLock()
         self._erasures = 0  # bumped by every erasure: a build that saw an older count is dropped
+        self._changes = 0  # bumped by every change to a loaded graph: remembered walks are dropped
+        self._last_walk = threading.local()
 
     # ---- reads ----------------------------------------------------------------
 
@@ -117,18 +123,29 @@ class AnnTier:
 
     def _candidates(self, state: _State, entry: ScopeMatrix, query: Vector,
                     want: int) -> tuple[Positions, npt.NDArray[np.float32]]:
-        found = state.index.search(query, min(want, len(state.index)), threads=1)
-        keys = np.asarray(found.keys, np.int64)
+        keys, distances = self._walk(state, query, want)
         tail = self._tail(state, entry)
         order = state.order
         assert order is not None  # set with the tail
         at = order[np.minimum(np.searchsorted(entry.rowids, keys, sorter=order), len(order) - 1)]
         ok = entry.rowids[at] == keys
-        pos, scores = at[ok], (1.0 - np.asarray(found.distances, np.float32))[ok]
+        pos, scores = at[ok], (1.0 - distances)[ok]
         if len(tail):
             pos = np.concatenate([pos, tail])
             scores = np.concatenate([scores, entry.matrix[tail] @ query])
         return pos.astype(np.int64), scores.astype(np.float32)
+
+    def _walk(self, state: _State, query: Vector, want: int) -> tuple[Positions, npt.NDArray[np.float32]]:
+        """The graph's best ``want`` keys and distances, best first (a prefix of a remembered
+        wider walk of the same graph and query when there is one)."""
+        memo = (id(state.index), self._changes, query.tobytes())
+        last = getattr(self._last_walk, "value", None)
+        if last is not None and last[0] == memo and len(last[1]) >= min(want, len(state.index)):
+            return last[1][:want], last[2][:want]
+        found = state.index.search(query, min(max(want, MIN_WIDTH), len(state.index)), threads=1)
+        keys, distances = np.asarray(found.keys, np.int64), np.asarray(found.distances, np.float32)
+        self._last_walk.value = (memo, keys, distances)
+        return keys[:want], distances[:want]
 
     def _tail(self, state: _State, entry: ScopeMatrix) -> Positions:
         view = (id(entry), entry.matrix.shape[0], entry.mutation_seq)
@@ -159,6 +176,7 @@ class AnnTier:
         redone = entry.rowids[entry.seqs > state.max_seq]
         gone = state.covered[~live | np.isin(state.covered, redone)]
         if len(gone):
+            self._changes += 1
             _remove(state.index, gone)
             state.covered = np.setdiff1d(state.covered, gone)
         state.mutation_seq = entry.mutation_seq
@@ -168,6 +186,7 @@ class AnnTier:
 
     def _absorb(self, key: tuple[object, ...], state: _State, entry: ScopeMatrix) -> None:
         tail = self._tail(state, entry)
+        self._changes += 1
         state.index.add(entry.rowids[tail].astype(np.uint64), entry.matrix[tail], threads=2)
         state.covered = np.union1d(state.covered, entry.rowids[tail])
         state.max_seq = max(state.max_seq, int(entry.seqs.max()))
@@ -181,6 +200,7 @@ class AnnTier:
         gone = np.unique(np.asarray(rowids, np.int64))
         with self._lock:
             self._erasures += 1
+            self._changes += 1
             for key, state in list(self._states.items()):
                 hit = gone[np.isin(gone, state.covered)]
                 if len(hit):
@@ -229,6 +249,7 @@ class AnnTier:
                 return  # an erasure ran meanwhile: the next search builds again from the new matrix
             state = _State(index, np.sort(rowids), int(seqs.max()) if len(seqs) else 0, mutation)
             self._states[key] = state
+            self._changes += 1
             self._save(key, state)
 
     def _load(self, key: tuple[object, ...], entry: ScopeMatrix) -> _State | None:
@@ -249,6 +270,7 @@ class AnnTier:
         state = _State(index, np.sort(np.asarray(index.keys, np.int64)), int(meta["max_seq"]),
                        int(meta["mutation_seq"]))
         self._states[key] = state
+        self._changes += 1
         return state
 
     def _save(self, key: tuple[object, ...], state: _State) -> None:

@@ -27,6 +27,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -39,6 +40,8 @@ WIDTH = 5  # turns per episode window (sql/sqlite/0002_windows.sql: LIMIT 5)
 
 Ints = npt.NDArray[np.int64]
 Floats = npt.NDArray[np.float64]
+Bools = npt.NDArray[np.bool_]
+State = tuple[int, int, int, float | None]  # sys_to IS NULL, superseded_at IS NOT NULL, archived, expires_at
 
 
 @dataclass(frozen=True)
@@ -69,6 +72,40 @@ class Terms:
 
 
 @dataclass(frozen=True)
+class States:
+    """What a plain read's visibility clause (sql_common.visibility_clause) asks of each row, held
+    so that reads need no SQL: rows after a big text column cost an overflow-page walk each
+    (~6 us a row at 100k long turns). Only a change that bumps ``mutation_seq`` alters these
+    columns of a held row, and such a change drops the index."""
+
+    current: Bools  # sys_to IS NULL
+    superseded: Bools  # superseded_at IS NOT NULL
+    archived: Bools  # archived_at IS NOT NULL
+    expires: Floats  # expires_at, +inf where none
+
+    @staticmethod
+    def of(states: Sequence[State]) -> States:
+        table = np.asarray([(c, s, a, np.inf if e is None else e) for c, s, a, e in states], np.float64)
+        table = table.reshape(len(states), 4)
+        return States(table[:, 0] > 0, table[:, 1] > 0, table[:, 2] > 0, table[:, 3].copy())
+
+    def __add__(self, other: States) -> States:
+        return States(*(np.concatenate([a, b]) for a, b in zip(self.arrays(), other.arrays(), strict=True)))
+
+    def arrays(self) -> tuple[npt.NDArray[Any], ...]:
+        return self.current, self.superseded, self.archived, self.expires
+
+    def visible(self, *, include_superseded: bool, include_archived: bool, at: float | None) -> Bools:
+        """The rows a plain read (no filters, kinds or time travel) may see."""
+        mask = self.current | self.superseded if include_superseded else self.current.copy()
+        if at is not None:
+            mask &= self.expires > at
+        if not include_archived:
+            mask &= ~self.archived
+        return mask
+
+
+@dataclass(frozen=True)
 class KeywordIndex:
     """One scope's rows (positions in rowid order) and episode windows, as of ``mutation_seq``
     and the file's rows up to ``file_max``."""
@@ -82,6 +119,7 @@ class KeywordIndex:
     win_members: npt.NDArray[np.int32]  # (windows, WIDTH) positions, -1 where a window is shorter
     win_lengths: Floats
     holding: npt.NDArray[np.int32]  # (rows, WIDTH) the windows holding each row, -1 padded
+    states: States
     appended: int = 0  # rows added after the build (their postings are in terms.delta)
 
     @property
@@ -89,7 +127,8 @@ class KeywordIndex:
         return len(self.rowids)
 
     def bytes(self) -> int:
-        arrays = (self.rowids, self.lengths, self.win_keys, self.win_members, self.win_lengths, self.holding)
+        arrays: tuple[npt.NDArray[Any], ...] = (self.rowids, self.lengths, self.win_keys, self.win_members,
+                                                self.win_lengths, self.holding, *self.states.arrays())
         return self.terms.bytes() + sum(a.nbytes for a in arrays)
 
     # ---- ranking ----------------------------------------------------------------
@@ -131,10 +170,10 @@ class KeywordIndex:
 
     # ---- growing ----------------------------------------------------------------
 
-    def extended(self, rows: Sequence[tuple[int, str]], windows: Sequence[tuple[int, str]],
+    def extended(self, rows: Sequence[tuple[int, str]], states: Sequence[State], windows: Sequence[tuple[int, str]],
                  file_max: int) -> KeywordIndex:
-        """A new index with ``rows`` (rowid, text; rowids above every held one) and the windows
-        keyed by them (rowid, members) appended."""
+        """A new index with ``rows`` (rowid, text; rowids above every held one) with their
+        ``states`` and the windows keyed by them (rowid, members) appended."""
         if not rows:
             return replace(self, file_max=file_max)
         base = self.rows
@@ -155,13 +194,13 @@ class KeywordIndex:
                        win_keys=np.concatenate([self.win_keys, keys]),
                        win_members=np.concatenate([self.win_members, members]),
                        win_lengths=np.concatenate([self.win_lengths, _window_lengths(members, lengths)]),
-                       holding=holding, appended=self.appended + len(rows))
+                       holding=holding, states=self.states + States.of(states), appended=self.appended + len(rows))
 
 
-def build(rows: Sequence[tuple[int, str]], windows: Sequence[tuple[int, str]], *, mutation_seq: int,
-          file_max: int) -> KeywordIndex:
-    """The index of a scope's full-text rows (rowid, indexed text; rowid ascending) and of its
-    episode windows (key rowid, members as windows_fts holds them)."""
+def build(rows: Sequence[tuple[int, str]], states: Sequence[State], windows: Sequence[tuple[int, str]], *,
+          mutation_seq: int, file_max: int) -> KeywordIndex:
+    """The index of a scope's full-text rows (rowid, indexed text; rowid ascending) with their
+    states, and of its episode windows (key rowid, members as windows_fts holds them)."""
     rowids = np.asarray([r for r, _ in rows], np.int64)
     found = postings([text for _, text in rows])
     vocab = {token: i for i, token in enumerate(found)}
@@ -175,7 +214,7 @@ def build(rows: Sequence[tuple[int, str]], windows: Sequence[tuple[int, str]], *
     _hold(holding, members, 0)
     return KeywordIndex(mutation_seq, file_max, rowids, lengths,
                         Terms(vocab, offsets, docs.astype(np.int32), counts.astype(np.uint16), {}),
-                        keys, members, _window_lengths(members, lengths), holding)
+                        keys, members, _window_lengths(members, lengths), holding, States.of(states))
 
 
 def best(scores: Floats, want: int) -> Ints:

@@ -5,10 +5,11 @@ FTS5 stays the truth and the default. A scope that holds ``min_rows`` full-text 
 a keyword_index.KeywordIndex, built in a background thread from the scope's rows (about 10 s
 per 100k long turns) while its searches stay on FTS5. Then:
 
-- **Reads** rank in memory and ask SQL only which of the best rows the read may see (the
-  read's visibility clause over a few hundred rowids, as the FTS5 plan's over-fetch does);
-  reads with filters, kinds or time travel, and queries FTS5 would treat as phrases, keep the
-  FTS5 plan.
+- **Reads** rank in memory and need no SQL: the index holds what a plain read's visibility
+  clause asks of each row (current, superseded, archived, expiry: keyword_index.States), so
+  the best rows the read may see, and the visible members of the best windows, come from a
+  mask; reads with filters, kinds or time travel, and queries FTS5 would treat as phrases, keep
+  the FTS5 plan.
 - **Appends** (new rows anywhere in the file: ``max(rowid)`` grew) are folded in on the next
   read: the scope's new rows (a rowid range scan) are tokenized and added, with the windows
   they key. Past ``max(EXTEND_MAX, REBUILD_SHARE x rows)`` appended rows a rebuild starts.
@@ -28,29 +29,25 @@ from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from typing import Any
 
+import numpy as np
+
 from engramdb.core.errors import StoreError
 from engramdb.core.models import Scope
-from engramdb.core.ports import ReadSpec, Scored
+from engramdb.core.ports import ReadSpec, Scored, ScoredList
 from engramdb.stores.fts_tokens import phrase_tokens
-from engramdb.stores.keyword_index import KeywordIndex, best, build
-from engramdb.stores.sqlite_queries import visible
-from engramdb.stores.sqlite_sql import scope_clause, visibility_clause
+from engramdb.stores.keyword_index import KeywordIndex, State, best, build
+from engramdb.stores.sqlite_sql import scope_clause, ts
 
 KEYWORD_MIN_ROWS = 20_000  # see the module docstring; BENCHMARKS.md "Scale"
 ENV_MIN_ROWS = "ENGRAM_KEYWORD_MIN_ROWS"  # another threshold; 0 turns the tier off
 MAX_INDEXES = 4
 EXTEND_MAX = 2_000  # appended rows folded in by a read; more: a rebuild
 REBUILD_SHARE = 0.05
-# ranked rows whose visibility is checked per row wanted (one rowid lookup each, ~3 us): most
-# of a plain read's ranked rows are visible; when too few are, 4x more, up to MAX_ROUNDS times,
-# then a read that admits few of the scope's rows goes to the FTS5 plan
-OVERFETCH = 1.25
-MAX_ROUNDS = 4
 _TEXT = "coalesce(m.speaker || ': ', '') || m.content"  # the indexed text (sql/sqlite/0001_init.sql)
+_STATE = "m.sys_to IS NULL, m.superseded_at IS NOT NULL, m.archived_at IS NOT NULL, m.expires_at"
 
 Reader = Callable[[], AbstractContextManager[sqlite3.Connection]]
 Key = tuple[object, ...]
-Windows = tuple[list[Scored], dict[int, tuple[int, ...]]]
 
 
 def min_rows_from_env() -> int | None:
@@ -79,23 +76,31 @@ class KeywordTier:
             return None
         index, tokens = found
         scores = index.turn_scores(tokens)
-        picked = _visible_best(db, spec, scores, index.rowids, limit)
-        return None if picked is None else [Scored(ref, score) for _, ref, score in picked]
+        top = best(np.where(_mask(index, spec), scores, 0.0), limit)
+        return [Scored(int(index.rowids[p]), float(scores[p])) for p in top]
 
-    def windows(self, db: sqlite3.Connection, spec: ReadSpec, terms: Sequence[str], limit: int) -> Windows | None:
-        """The best ``limit`` windows whose key the read may see (keyed by rowid) and their
-        members' rowids; None: use the FTS5 plan."""
+    def windows(self, db: sqlite3.Connection, spec: ReadSpec, terms: Sequence[str], limit: int) -> ScoredList | None:
+        """Turns scored by the best of the ``limit`` best windows whose key the read may see
+        that hold them, the turns the read may see only (the FTS5 plan's window_search);
+        None: use the FTS5 plan."""
         found = self._ready(db, spec, terms)
         if found is None:
             return None
         index, tokens = found
+        mask = _mask(index, spec)
         scores = index.window_scores(tokens)
-        keys = index.rowids[index.win_keys]
-        picked = _visible_best(db, spec, scores, keys, limit)
-        if picked is None:
-            return None
-        members = {ref: tuple(int(index.rowids[p]) for p in index.win_members[w] if p >= 0) for w, ref, _ in picked}
-        return [Scored(ref, score) for _, ref, score in picked], members
+        top = best(np.where(mask[index.win_keys], scores, 0.0), limit)
+        members = index.win_members[top]  # windows best first: a turn's first window is its best
+        values = np.repeat(scores[top], members.shape[1])
+        flat = members.ravel()
+        keep = flat >= 0
+        flat, values = flat[keep], values[keep]
+        keep = mask[flat]
+        flat, values = flat[keep], values[keep]
+        refs = index.rowids[flat]
+        _, first = np.unique(refs, return_index=True)
+        order = sorted(first.tolist(), key=lambda i: (-float(values[i]), int(refs[i])))
+        return [Scored(int(refs[i]), float(values[i])) for i in order]
 
     # ---- which index, kept current -------------------------------------------------
 
@@ -133,7 +138,7 @@ class KeywordTier:
                 top: int) -> KeywordIndex | None:
         where, params = scope_clause(scope)
         rows = db.execute(
-            f"SELECT m.rowid, {_TEXT} FROM memories AS m NOT INDEXED WHERE m.rowid > ? AND m.rowid <= ? "
+            f"SELECT m.rowid, {_TEXT}, {_STATE} FROM memories AS m NOT INDEXED WHERE m.rowid > ? AND m.rowid <= ? "
             f"AND {where} ORDER BY m.rowid LIMIT ?", [index.file_max, top, *params, EXTEND_MAX + 1]).fetchall()
         if len(rows) > EXTEND_MAX:
             del self._indexes[key]
@@ -142,7 +147,8 @@ class KeywordTier:
         refs = [int(r[0]) for r in rows]
         windows = db.execute(f"SELECT rowid, members FROM windows_fts WHERE rowid IN ({','.join('?' * len(refs))}) "
                              "ORDER BY rowid", refs).fetchall() if refs else []
-        index = index.extended([(int(r), str(t)) for r, t in rows], [(int(r), str(m)) for r, m in windows], top)
+        index = index.extended([(int(r[0]), str(r[1])) for r in rows], [_state(r) for r in rows],
+                               [(int(r), str(m)) for r, m in windows], top)
         self._indexes[key] = index
         if index.appended > max(EXTEND_MAX, REBUILD_SHARE * index.rows):
             self._build_later(key, scope)
@@ -178,7 +184,7 @@ class KeywordTier:
             with self._reader() as db:
                 seq = int(db.execute("SELECT value FROM meta WHERE key = 'mutation_seq'").fetchone()[0])
                 top = int(db.execute("SELECT coalesce(max(rowid), 0) FROM memories").fetchone()[0])
-                rows = db.execute(f"SELECT m.rowid, {_TEXT} FROM memories m WHERE {where} ORDER BY m.rowid",
+                rows = db.execute(f"SELECT m.rowid, {_TEXT}, {_STATE} FROM memories m WHERE {where} ORDER BY m.rowid",
                                   params).fetchall()
                 windows = db.execute(
                     f"SELECT w.rowid, w.members FROM windows_fts w JOIN memories m ON m.rowid = w.rowid "
@@ -186,8 +192,8 @@ class KeywordTier:
         except (StoreError, sqlite3.Error) as exc:  # the store closed under the build: FTS5 stays
             self.failures.append(str(exc))
             return
-        index = build([(int(r), str(t)) for r, t in rows], [(int(r), str(m)) for r, m in windows],
-                      mutation_seq=seq, file_max=top)
+        index = build([(int(r[0]), str(r[1])) for r in rows], [_state(r) for r in rows],
+                      [(int(r), str(m)) for r, m in windows], mutation_seq=seq, file_max=top)
         with self._lock:
             held = self._indexes.get(key)
             if held is not None and (held.mutation_seq, held.file_max) > (index.mutation_seq, index.file_max):
@@ -218,18 +224,11 @@ def _plain(spec: ReadSpec) -> bool:
     return spec.filters is None and not spec.kinds and spec.as_of is None and spec.valid_at is None
 
 
-def _visible_best(db: sqlite3.Connection, spec: ReadSpec, scores: Any, refs: Any,
-                  limit: int) -> list[tuple[int, int, float]] | None:
-    """(position, rowid, score) of the best ``limit`` entries whose rowid in ``refs`` the read
-    may see; None when over-fetching found too few (a read that admits few of the scope's rows)."""
-    where, params = visibility_clause(spec)
-    want = int(limit * OVERFETCH) + 1
-    for _ in range(MAX_ROUNDS):
-        top = best(scores, want)
-        keys = [int(r) for r in refs[top]]
-        seen = visible(db, keys, where, params)
-        kept = [(int(p), r, float(scores[p])) for p, r in zip(top, keys, strict=True) if r in seen]
-        if len(kept) >= limit or len(top) < want:
-            return kept[:limit]
-        want *= 4
-    return None
+def _state(row: Sequence[Any]) -> State:
+    return int(row[2]), int(row[3]), int(row[4]), None if row[5] is None else float(row[5])
+
+
+def _mask(index: KeywordIndex, spec: ReadSpec) -> Any:
+    """The rows of the index the plain read may see."""
+    return index.states.visible(include_superseded=spec.include_superseded, include_archived=spec.include_archived,
+                                at=None if spec.at is None else ts(spec.at))

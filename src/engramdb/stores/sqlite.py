@@ -238,11 +238,10 @@ class SQLiteStore(QueueMethods, RetentionMethods):
             with self.conn.read() as db:
                 found = self.keywords.windows(db, spec, terms, limit)
                 if found is not None:
-                    windows, members = found
-                else:
-                    windows = queries.rank_text(db, _fts_query(terms), where, params, limit, table="windows_fts",
-                                                ranges=self._ranges.ranges(db, spec.scope))
-                    members = queries.window_members(db, [w.ref for w in windows])
+                    return found
+                windows = queries.rank_text(db, _fts_query(terms), where, params, limit, table="windows_fts",
+                                            ranges=self._ranges.ranges(db, spec.scope))
+                members = queries.window_members(db, [w.ref for w in windows])
                 best: dict[int, float] = {}
                 for w in windows:
                     for ref in members.get(w.ref, ()):

@@ -65,11 +65,16 @@ class VectorReads:
             f"AND {where} AND m.embed_model = ?",
             [*refs, *params, model_id],
         ).fetchall()
-        scored = []
-        for rowid, blob in rows:
-            keys = from_blob(blob, query.shape[0])
-            if keys is not None:
-                scored.append(Scored(int(rowid), float(np.max(keys @ query))))
+        dim = int(query.shape[0])
+        found = [(int(rowid), blob) for rowid, blob in rows if from_blob(blob, dim) is not None]
+        if not found:
+            return []
+        # one product over every candidate's rows, then the best row of each candidate
+        sizes = np.asarray([len(blob) // (4 * dim) for _, blob in found], np.int64)
+        stacked = np.frombuffer(b"".join(blob for _, blob in found), dtype=np.float32).reshape(-1, dim)
+        starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+        best = np.maximum.reduceat(stacked @ query, starts)
+        scored = [Scored(rowid, float(v)) for (rowid, _), v in zip(found, best, strict=True)]
         return sorted(scored, key=lambda s: (-s.score, s.ref))
 
     def windows(self, db: sqlite3.Connection, spec: ReadSpec, query: Vector, model_id: str,
