@@ -9,8 +9,10 @@ which invalidates the cached matrices (also for writes by other processes).
 
 from __future__ import annotations
 
+import os
 import threading
 from bisect import bisect_left, insort
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,6 +24,9 @@ from engramdb.core.ports import Keys, Matrix, Vector
 WINDOW_TURNS = 3  # a dense window: a turn and the two turns before it in its session
 Group = tuple[object, ...] | None  # (user, agent, session) of a conversational turn; None: no window
 OrderKey = tuple[float, str]  # a turn's place in its session: (event_time, id)
+VECTOR_CACHE_MB = 512  # cached scope matrices (a 100k scope of 384-d vectors: ~160 MB)
+ENV_CACHE_MB = "ENGRAM_VECTOR_CACHE_MB"
+_ROW_OVERHEAD = 120  # bytes a row costs beside its arrays (its place in the session lists)
 
 
 @dataclass
@@ -46,6 +51,11 @@ class ScopeMatrix:
     seqs: npt.NDArray[np.int64] = field(default_factory=lambda: np.empty(0, np.int64))  # each row's embed_seq
     # which windows hold each row (built on demand for the ANN tier; None after an append)
     _holders: tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]] | None = None
+
+    def nbytes(self) -> int:
+        """About what the entry holds in memory."""
+        arrays = (self.rowids, self.matrix, self.members, self.norms, self.seqs)
+        return sum(int(a.nbytes) for a in arrays) + _ROW_OVERHEAD * len(self.rowids)
 
     def append(self, rowids: list[int], blobs: list[bytes], dim: int, groups: list[Group] | None = None,
                order: list[OrderKey] | None = None, seq: int | None = None, seqs: list[int] | None = None) -> None:
@@ -125,26 +135,45 @@ class ScopeMatrix:
 
 
 class VectorCache:
-    """Per (scope key, model) matrices, bounded by a simple entry count."""
+    """Per (scope key, model) matrices, least recently used first out past ``max_bytes``.
 
-    def __init__(self, max_entries: int = 64) -> None:
-        self._entries: dict[tuple[object, ...], ScopeMatrix] = {}
+    Bounded by bytes, not by scopes: with many small scopes (users of a few hundred memories)
+    a cap of 64 scopes made most searches reload their scope's vectors from the file (~8 ms for
+    500 long turns; ``engram bench scale --layouts lme``), where all of them take ~80 MB."""
+
+    def __init__(self, max_bytes: int | None = None) -> None:
+        self._entries: OrderedDict[tuple[object, ...], ScopeMatrix] = OrderedDict()
+        self._sizes: dict[tuple[object, ...], int] = {}  # each entry's size when last handed out
+        self._total = 0
         self._lock = threading.Lock()
-        self._max = max_entries
+        self._max = cache_bytes_from_env() if max_bytes is None else max_bytes
 
     def get(self, key: tuple[object, ...], mutation_seq: int, dim: int) -> ScopeMatrix:
         with self._lock:
             entry = self._entries.get(key)
             if entry is None or entry.mutation_seq != mutation_seq:
                 entry = ScopeMatrix(mutation_seq, 0, np.empty(0, np.int64), np.empty((0, dim), np.float32))
-                if len(self._entries) >= self._max:
-                    self._entries.pop(next(iter(self._entries)))
                 self._entries[key] = entry
+            self._entries.move_to_end(key)
+            # an entry grows after it is handed out (new rows): its size is taken at each hand-out
+            self._total += entry.nbytes() - self._sizes.get(key, 0)
+            self._sizes[key] = entry.nbytes()
+            while self._total > self._max and len(self._entries) > 1:
+                old, _ = self._entries.popitem(last=False)
+                self._total -= self._sizes.pop(old, 0)
             return entry
 
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()
+            self._sizes.clear()
+            self._total = 0
+
+
+def cache_bytes_from_env() -> int:
+    """``$ENGRAM_VECTOR_CACHE_MB`` megabytes, else VECTOR_CACHE_MB."""
+    raw = os.environ.get(ENV_CACHE_MB, "").strip()
+    return (int(raw) if raw.isdigit() else VECTOR_CACHE_MB) * 1_000_000
 
 
 _BLAS: Any = None
