@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from engramdb.core.filters import Cond, Group, Node
 from engramdb.core.models import Kind, MemoryRecord, Scope
 from engramdb.core.ports import ReadSpec, Scored
 from engramdb.engine.ingest import Draft, build_records
@@ -162,3 +163,64 @@ def test_archived_and_superseded_rows_follow_the_read(store: SQLiteStore) -> Non
     assert ranked[1] not in history  # replaced in place: only superseded versions stay readable
     for read in (spec, ReadSpec(Scope(user_id="big")), ReadSpec(Scope(user_id="big"), include_superseded=True)):
         assert_parity(store, read)
+
+
+def dated(spec: ReadSpec, start: datetime, end: datetime, *, sql: bool = False) -> ReadSpec:
+    """The read within [start, end), as a dated question makes it (temporal.window_spec); ``sql``:
+    plus a condition every row meets that only SQL evaluates."""
+    bounds: tuple[Node, ...] = (Cond("event_time", "gte", start.timestamp()), Cond("event_time", "lt", end.timestamp()))
+    if sql:
+        bounds += (Cond("metadata.nothing", "exists", False),)
+    return replace(spec, filters=Group("and", bounds))
+
+
+def test_a_dated_question_is_answered_in_memory_as_sql_answers_it(store: SQLiteStore) -> None:
+    spec = ReadSpec(Scope(user_id="big"), include_archived=False)
+    loaded(store, spec)
+    start, end = datetime(2026, 1, 5, tzinfo=UTC), datetime(2026, 1, 17, tzinfo=UTC)
+    inside = dated(spec, start, end)
+    assert tier(store, inside, ["w0"]) is not None and tier(store, dated(spec, start, end, sql=True), ["w0"]) is None
+    for terms in QUERIES:
+        found = store.text_search(inside, terms, 40)
+        want = store.text_search(dated(spec, start, end, sql=True), terms, 40)
+        assert same(found, want) and same(store.window_search(inside, terms, 40),
+                                          store.window_search(dated(spec, start, end, sql=True), terms, 40))
+        times = {r.event_time for r in store.fetch([s.ref for s in found]).values()}
+        assert all(start <= t < end for t in times)
+    assert store.text_search(inside, ["w0"], 500)  # the window holds turns
+
+
+def test_dated_vector_reads_follow_the_filter(tmp_path: Path) -> None:
+    s = SQLiteStore(tmp_path / "v.db")
+    rng = np.random.default_rng(2)
+    records = turns("u", 120, rng)
+    vectors = rng.normal(size=(len(records), 16)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    s.add(records, [v[None, :] for v in vectors], "test:16")
+    spec = ReadSpec(Scope(user_id="u"))
+    start, end = datetime(2026, 1, 3, tzinfo=UTC), datetime(2026, 1, 6, tzinfo=UTC)
+    query = vectors[7]
+    for _ in range(2):  # the second read from the cached matrix
+        found = s.vector_search(dated(spec, start, end), query, "test:16", 20)
+        want = s.vector_search(dated(spec, start, end, sql=True), query, "test:16", 20)
+        assert [(x.ref, round(x.score, 6)) for x in found] == [(x.ref, round(x.score, 6)) for x in want]
+        assert found and all(start <= r.event_time < end for r in s.fetch([x.ref for x in found]).values())
+    s.close()
+
+
+def test_facets_of_held_rows_come_from_the_index_as_sql_gives_them(store: SQLiteStore) -> None:
+    from engramdb.stores import sqlite_queries
+
+    store.add(turns("small", 30, np.random.default_rng(6)), None, None)
+    spec = ReadSpec(Scope(user_id="big"))
+    loaded(store, spec)
+    with store.conn.read() as db:
+        refs = [int(r[0]) for r in db.execute("SELECT rowid FROM memories ORDER BY rowid")]
+        want = sqlite_queries.facets(db, refs)
+        known, left = store.keywords.facets(db, refs)
+    assert len(known) == 480 and len(left) == 30  # the big scope's rows from memory, the small one's from SQL
+    assert store.facets(refs) == want
+    store.delete(store.fetch([refs[0]])[refs[0]].id)  # a change: the index no longer answers
+    with store.conn.read() as db:
+        assert store.keywords.facets(db, refs[1:])[0] == {}
+    assert store.facets(refs[1:]) == {r: f for r, f in want.items() if r != refs[0]}

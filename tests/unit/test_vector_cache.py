@@ -28,15 +28,15 @@ def test_many_small_scopes_stay_within_the_budget() -> None:
 
 
 def test_least_recently_used_scopes_leave_first() -> None:
-    cache = VectorCache(max_bytes=200_000)
+    cache = VectorCache(max_bytes=400_000)
     for user in range(20):
-        filled(cache, f"u{user}", 500)  # ~76 kB each once sized
+        filled(cache, f"u{user}", 500)  # ~100 kB each once sized
         filled(cache, f"u{user}", 500)
         filled(cache, "hot", 500)  # used between every other scope: never the oldest
         filled(cache, "hot", 500)
     assert ("hot",) in cache._entries
     assert ("u19",) in cache._entries and ("u0",) not in cache._entries
-    assert cache._total <= 200_000
+    assert cache._total <= 400_000
 
 
 def test_a_new_mutation_sequence_starts_an_entry_afresh() -> None:

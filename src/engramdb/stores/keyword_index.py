@@ -41,7 +41,10 @@ WIDTH = 5  # turns per episode window (sql/sqlite/0002_windows.sql: LIMIT 5)
 Ints = npt.NDArray[np.int64]
 Floats = npt.NDArray[np.float64]
 Bools = npt.NDArray[np.bool_]
-State = tuple[int, int, int, float | None]  # sys_to IS NULL, superseded_at IS NOT NULL, archived, expires_at
+# sys_to IS NULL, superseded_at IS NOT NULL, archived, expires_at, event_time
+State = tuple[int, int, int, float | None, float]
+# session_id, speaker, role: what Store.facets returns beside event_time (never changed in place)
+FacetRow = tuple[str | None, str | None, str | None]
 
 
 @dataclass(frozen=True)
@@ -82,21 +85,22 @@ class States:
     superseded: Bools  # superseded_at IS NOT NULL
     archived: Bools  # archived_at IS NOT NULL
     expires: Floats  # expires_at, +inf where none
+    times: Floats  # event_time: a dated question's filter (time_filter.py)
 
     @staticmethod
     def of(states: Sequence[State]) -> States:
-        table = np.asarray([(c, s, a, np.inf if e is None else e) for c, s, a, e in states], np.float64)
-        table = table.reshape(len(states), 4)
-        return States(table[:, 0] > 0, table[:, 1] > 0, table[:, 2] > 0, table[:, 3].copy())
+        table = np.asarray([(c, s, a, np.inf if e is None else e, t) for c, s, a, e, t in states], np.float64)
+        table = table.reshape(len(states), 5)
+        return States(table[:, 0] > 0, table[:, 1] > 0, table[:, 2] > 0, table[:, 3].copy(), table[:, 4].copy())
 
     def __add__(self, other: States) -> States:
         return States(*(np.concatenate([a, b]) for a, b in zip(self.arrays(), other.arrays(), strict=True)))
 
     def arrays(self) -> tuple[npt.NDArray[Any], ...]:
-        return self.current, self.superseded, self.archived, self.expires
+        return self.current, self.superseded, self.archived, self.expires, self.times
 
     def visible(self, *, include_superseded: bool, include_archived: bool, at: float | None) -> Bools:
-        """The rows a plain read (no filters, kinds or time travel) may see."""
+        """The rows a read without filters, kinds or time travel may see."""
         mask = self.current | self.superseded if include_superseded else self.current.copy()
         if at is not None:
             mask &= self.expires > at
@@ -120,6 +124,7 @@ class KeywordIndex:
     win_lengths: Floats
     holding: npt.NDArray[np.int32]  # (rows, WIDTH) the windows holding each row, -1 padded
     states: States
+    facets: list[FacetRow]  # by position
     appended: int = 0  # rows added after the build (their postings are in terms.delta)
 
     @property
@@ -130,6 +135,13 @@ class KeywordIndex:
         arrays: tuple[npt.NDArray[Any], ...] = (self.rowids, self.lengths, self.win_keys, self.win_members,
                                                 self.win_lengths, self.holding, *self.states.arrays())
         return self.terms.bytes() + sum(a.nbytes for a in arrays)
+
+    def positions(self, refs: Ints) -> Ints:
+        """Each rowid's position in the index, -1 where it holds no such row."""
+        if not self.rows or not len(refs):
+            return np.full(len(refs), -1, np.int64)
+        at = np.minimum(np.searchsorted(self.rowids, refs), self.rows - 1)
+        return np.where(self.rowids[at] == refs, at, -1).astype(np.int64)
 
     # ---- ranking ----------------------------------------------------------------
 
@@ -170,10 +182,10 @@ class KeywordIndex:
 
     # ---- growing ----------------------------------------------------------------
 
-    def extended(self, rows: Sequence[tuple[int, str]], states: Sequence[State], windows: Sequence[tuple[int, str]],
-                 file_max: int) -> KeywordIndex:
+    def extended(self, rows: Sequence[tuple[int, str]], states: Sequence[State], facets: Sequence[FacetRow],
+                 windows: Sequence[tuple[int, str]], file_max: int) -> KeywordIndex:
         """A new index with ``rows`` (rowid, text; rowids above every held one) with their
-        ``states`` and the windows keyed by them (rowid, members) appended."""
+        ``states`` and ``facets`` and the windows keyed by them (rowid, members) appended."""
         if not rows:
             return replace(self, file_max=file_max)
         base = self.rows
@@ -194,11 +206,12 @@ class KeywordIndex:
                        win_keys=np.concatenate([self.win_keys, keys]),
                        win_members=np.concatenate([self.win_members, members]),
                        win_lengths=np.concatenate([self.win_lengths, _window_lengths(members, lengths)]),
-                       holding=holding, states=self.states + States.of(states), appended=self.appended + len(rows))
+                       holding=holding, states=self.states + States.of(states), facets=self.facets + list(facets),
+                       appended=self.appended + len(rows))
 
 
-def build(rows: Sequence[tuple[int, str]], states: Sequence[State], windows: Sequence[tuple[int, str]], *,
-          mutation_seq: int, file_max: int) -> KeywordIndex:
+def build(rows: Sequence[tuple[int, str]], states: Sequence[State], facets: Sequence[FacetRow],
+          windows: Sequence[tuple[int, str]], *, mutation_seq: int, file_max: int) -> KeywordIndex:
     """The index of a scope's full-text rows (rowid, indexed text; rowid ascending) with their
     states, and of its episode windows (key rowid, members as windows_fts holds them)."""
     rowids = np.asarray([r for r, _ in rows], np.int64)
@@ -214,7 +227,7 @@ def build(rows: Sequence[tuple[int, str]], states: Sequence[State], windows: Seq
     _hold(holding, members, 0)
     return KeywordIndex(mutation_seq, file_max, rowids, lengths,
                         Terms(vocab, offsets, docs.astype(np.int32), counts.astype(np.uint16), {}),
-                        keys, members, _window_lengths(members, lengths), holding, States.of(states))
+                        keys, members, _window_lengths(members, lengths), holding, States.of(states), list(facets))
 
 
 def best(scores: Floats, want: int) -> Ints:

@@ -8,8 +8,8 @@ per 100k long turns) while its searches stay on FTS5. Then:
 - **Reads** rank in memory and need no SQL: the index holds what a plain read's visibility
   clause asks of each row (current, superseded, archived, expiry: keyword_index.States), so
   the best rows the read may see, and the visible members of the best windows, come from a
-  mask; reads with filters, kinds or time travel, and queries FTS5 would treat as phrases, keep
-  the FTS5 plan.
+  mask, and so do a dated question's event-time filters (time_filter.py); reads with other
+  filters, kinds or time travel, and queries FTS5 would treat as phrases, keep the FTS5 plan.
 - **Appends** (new rows anywhere in the file: ``max(rowid)`` grew) are folded in on the next
   read: the scope's new rows (a rowid range scan) are tokenized and added, with the windows
   they key. Past ``max(EXTEND_MAX, REBUILD_SHARE x rows)`` appended rows a rebuild starts.
@@ -27,16 +27,18 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
+from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
 
 from engramdb.core.errors import StoreError
 from engramdb.core.models import Scope
-from engramdb.core.ports import ReadSpec, Scored, ScoredList
+from engramdb.core.ports import Facets, ReadSpec, Scored, ScoredList
 from engramdb.stores.fts_tokens import phrase_tokens
-from engramdb.stores.keyword_index import KeywordIndex, State, best, build
+from engramdb.stores.keyword_index import FacetRow, KeywordIndex, State, best, build
 from engramdb.stores.sqlite_sql import scope_clause, ts
+from engramdb.stores.time_filter import in_memory, time_mask
 
 KEYWORD_MIN_ROWS = 20_000  # see the module docstring; BENCHMARKS.md "Scale"
 ENV_MIN_ROWS = "ENGRAM_KEYWORD_MIN_ROWS"  # another threshold; 0 turns the tier off
@@ -44,7 +46,8 @@ MAX_INDEXES = 4
 EXTEND_MAX = 2_000  # appended rows folded in by a read; more: a rebuild
 REBUILD_SHARE = 0.05
 _TEXT = "coalesce(m.speaker || ': ', '') || m.content"  # the indexed text (sql/sqlite/0001_init.sql)
-_STATE = "m.sys_to IS NULL, m.superseded_at IS NOT NULL, m.archived_at IS NOT NULL, m.expires_at"
+_STATE = ("m.sys_to IS NULL, m.superseded_at IS NOT NULL, m.archived_at IS NOT NULL, m.expires_at, m.event_time, "
+          "m.session_id, m.speaker, m.role")
 
 Reader = Callable[[], AbstractContextManager[sqlite3.Connection]]
 Key = tuple[object, ...]
@@ -102,6 +105,25 @@ class KeywordTier:
         order = sorted(first.tolist(), key=lambda i: (-float(values[i]), int(refs[i])))
         return [Scored(int(refs[i]), float(values[i])) for i in order]
 
+    def facets(self, db: sqlite3.Connection, refs: Sequence[int]) -> tuple[dict[int, Facets], list[int]]:
+        """The facets of the refs the held indexes know (current ones only), and the refs left."""
+        with self._lock:
+            held = list(self._indexes.values())
+        if not held or not refs:
+            return {}, list(refs)
+        seq = int(db.execute("SELECT value FROM meta WHERE key = 'mutation_seq'").fetchone()[0])
+        left = np.asarray(refs, np.int64)
+        out: dict[int, Facets] = {}
+        for index in held:
+            if index.mutation_seq != seq or not len(left):
+                continue
+            at = index.positions(left)
+            for ref, p in zip(left[at >= 0].tolist(), at[at >= 0].tolist(), strict=True):
+                session, speaker, role = index.facets[p]
+                out[ref] = Facets(session, speaker, datetime.fromtimestamp(index.states.times[p], tz=UTC), role)
+            left = left[at < 0]
+        return out, left.tolist()
+
     # ---- which index, kept current -------------------------------------------------
 
     def _ready(self, db: sqlite3.Connection, spec: ReadSpec,
@@ -148,7 +170,7 @@ class KeywordTier:
         windows = db.execute(f"SELECT rowid, members FROM windows_fts WHERE rowid IN ({','.join('?' * len(refs))}) "
                              "ORDER BY rowid", refs).fetchall() if refs else []
         index = index.extended([(int(r[0]), str(r[1])) for r in rows], [_state(r) for r in rows],
-                               [(int(r), str(m)) for r, m in windows], top)
+                               [_facets(r) for r in rows], [(int(r), str(m)) for r, m in windows], top)
         self._indexes[key] = index
         if index.appended > max(EXTEND_MAX, REBUILD_SHARE * index.rows):
             self._build_later(key, scope)
@@ -192,7 +214,7 @@ class KeywordTier:
         except (StoreError, sqlite3.Error) as exc:  # the store closed under the build: FTS5 stays
             self.failures.append(str(exc))
             return
-        index = build([(int(r[0]), str(r[1])) for r in rows], [_state(r) for r in rows],
+        index = build([(int(r[0]), str(r[1])) for r in rows], [_state(r) for r in rows], [_facets(r) for r in rows],
                       [(int(r), str(m)) for r, m in windows], mutation_seq=seq, file_max=top)
         with self._lock:
             held = self._indexes.get(key)
@@ -220,15 +242,24 @@ class KeywordTier:
 
 
 def _plain(spec: ReadSpec) -> bool:
-    """A read the tier answers: no filters, kinds or time travel (visibility is checked in SQL)."""
-    return spec.filters is None and not spec.kinds and spec.as_of is None and spec.valid_at is None
+    """A read the tier answers: no kinds or time travel, no filters but event-time ranges."""
+    return in_memory(spec.filters) and not spec.kinds and spec.as_of is None and spec.valid_at is None
 
 
 def _state(row: Sequence[Any]) -> State:
-    return int(row[2]), int(row[3]), int(row[4]), None if row[5] is None else float(row[5])
+    return int(row[2]), int(row[3]), int(row[4]), None if row[5] is None else float(row[5]), float(row[6])
+
+
+def _facets(row: Sequence[Any]) -> FacetRow:
+    return row[7], row[8], row[9]
 
 
 def _mask(index: KeywordIndex, spec: ReadSpec) -> Any:
-    """The rows of the index the plain read may see."""
-    return index.states.visible(include_superseded=spec.include_superseded, include_archived=spec.include_archived,
+    """The rows of the index the read may see."""
+    mask = index.states.visible(include_superseded=spec.include_superseded, include_archived=spec.include_archived,
                                 at=None if spec.at is None else ts(spec.at))
+    if spec.filters is not None:
+        dated = time_mask(spec.filters, index.states.times)
+        assert dated is not None  # _plain admitted only such filters
+        mask &= dated
+    return mask

@@ -261,7 +261,8 @@ class SQLiteStore(QueueMethods, RetentionMethods):
 
     def facets(self, refs: Sequence[int]) -> dict[int, Facets]:
         with self.conn.read() as db:
-            return queries.facets(db, refs)
+            known, left = self.keywords.facets(db, refs)  # big scopes hold theirs (keyword_tier.py)
+            return known | queries.facets(db, left) if left else known
 
     def scopes(self, scope: Scope | None = None, *, by_session: bool = False) -> builtins.list[ScopeSummary]:
         with self.conn.read() as db:

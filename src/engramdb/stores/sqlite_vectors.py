@@ -19,6 +19,7 @@ import numpy.typing as npt
 from engramdb.core.ports import ReadSpec, Scored, ScoredList, Vector
 from engramdb.stores.ann_index import AnnTier
 from engramdb.stores.sqlite_sql import visibility_clause
+from engramdb.stores.time_filter import time_mask
 from engramdb.stores.vector_index import Group, ScopeMatrix, VectorCache, best_of, cosines, from_blob
 
 Mask = npt.NDArray[np.bool_]
@@ -129,8 +130,13 @@ class VectorReads:
         seq = int(db.execute("SELECT value FROM meta WHERE key = 'mutation_seq'").fetchone()[0])
         entry = self._cache.get(key, seq, dim)
         _append_rows(db, entry, base, model_id, dim)
-        if spec.filters is None and not spec.kinds and (spec.at is None or not _any_expiring(db)):
-            return entry, None, key
+        if not spec.kinds and (spec.at is None or not _any_expiring(db)):
+            if spec.filters is None:
+                return entry, None, key
+            # a dated question's window: evaluated over the rows' event times, not asked of SQL
+            mask = time_mask(spec.filters, entry.times)
+            if mask is not None:
+                return entry, mask, key
         where, params = visibility_clause(spec)
         admitted = np.asarray([r[0] for r in db.execute(f"SELECT m.rowid FROM memories m WHERE {where}", params)],
                               dtype=np.int64)

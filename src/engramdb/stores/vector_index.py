@@ -49,12 +49,14 @@ class ScopeMatrix:
     norms: npt.NDArray[np.float32] = field(default_factory=lambda: np.empty(0, np.float32))
     sessions: dict[object, list[tuple[OrderKey, int]]] = field(default_factory=dict)
     seqs: npt.NDArray[np.int64] = field(default_factory=lambda: np.empty(0, np.int64))  # each row's embed_seq
+    # each row's event_time (NaN where appended without one): event-time filters (time_filter.py)
+    times: npt.NDArray[np.float64] = field(default_factory=lambda: np.empty(0, np.float64))
     # which windows hold each row (built on demand for the ANN tier; None after an append)
     _holders: tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]] | None = None
 
     def nbytes(self) -> int:
         """About what the entry holds in memory."""
-        arrays = (self.rowids, self.matrix, self.members, self.norms, self.seqs)
+        arrays = (self.rowids, self.matrix, self.members, self.norms, self.seqs, self.times)
         return sum(int(a.nbytes) for a in arrays) + _ROW_OVERHEAD * len(self.rowids)
 
     def append(self, rowids: list[int], blobs: list[bytes], dim: int, groups: list[Group] | None = None,
@@ -71,6 +73,8 @@ class ScopeMatrix:
         self.rowids = np.concatenate([self.rowids, np.asarray(rowids, dtype=np.int64)])
         self.seqs = np.concatenate([self.seqs, np.asarray(seqs or [self.max_seq] * len(rowids), dtype=np.int64)])
         self._holders = None
+        self.times = np.concatenate([self.times, np.asarray([k[0] for k in order] if order else
+                                                            [np.nan] * len(rowids), np.float64)])
         keys = order or [(float(start + i), "") for i in range(len(rowids))]
         self._add_windows(start, groups or [None] * len(rowids), keys)
 
