@@ -13,10 +13,12 @@ as FTS5's does in double, so equal inputs tie exactly and ties fall to the lower
 
 from __future__ import annotations
 
+import math
 from typing import Any, Literal
 
 from engramdb.core.ports import Scored
 from engramdb.stores.pg_conn import Cursor
+from engramdb.stores.pg_terms import MAX_LEXEME_BYTES, tsquery
 
 Index = Literal["t", "w"]
 _TABLES = {"t": "memory_terms", "w": "memory_windows"}
@@ -24,47 +26,120 @@ _TABLES = {"t": "memory_terms", "w": "memory_windows"}
 # FTS5's constants, as float8 (a numeric literal would round differently)
 _K1 = "1.2::float8"
 _B = "0.75::float8"
+_K1_VALUE = 1.2
+_PRUNE_MIN_POSTINGS = 2_000  # fewer postings than this in all: score them all (one statement, no bound to find)
+_FIRST_POSTINGS = 2  # the rarest tokens scored first hold this many postings per row wanted
 
 
 def rank(cur: Cursor, index: Index, tokens: list[str], tsq: str, where: str, params: list[Any],
-         limit: int) -> list[Scored]:
+         limit: int, bucket: str | None = None) -> list[Scored]:
     """The ``limit`` best rows of ``index`` for any of ``tokens`` whose memories row (``m``: for
-    windows, the window's last turn) passes ``where``; best first, ties by ref."""
+    windows, the window's last turn) passes ``where``; best first, ties by ref. ``bucket``: the
+    statistics bucket every row ``where`` admits is in (a scope with a user), which lets a
+    query of common and rare words skip the rows that hold only common ones (``_pruned``)."""
     if not tokens or not tsq or limit <= 0:
         return []
+    if bucket is not None and len(set(tokens)) > 1 and all(len(t.encode()) <= MAX_LEXEME_BYTES for t in tokens):
+        return _pruned(cur, index, tokens, where, params, limit, bucket)
+    return _score(cur, index, tokens, tsq, where, params, limit)
+
+
+def _pruned(cur: Cursor, index: Index, tokens: list[str], where: str, params: list[Any], limit: int,
+            bucket: str) -> list[Scored]:
+    """The same answer as scoring every row that holds any query token, from fewer rows (the
+    max-score bound of top-k retrieval): a token adds less than idf * (k1 + 1) to a row's score
+    (its saturation tf / (tf + k1 * (...)) is below 1), so once ``limit`` rows score at least
+    theta, a row holding only tokens whose bounds sum to at most theta scores below theta and
+    cannot be among the best. Theta comes from scoring the rows of the rarest tokens first;
+    then only the rows holding one of the other ("essential") tokens are scored. Scores are
+    computed by the one statement of ``_score``, so they are the same numbers, bit for bit."""
+    found = _bounds(cur, index, tokens, bucket)
+    if found is None:
+        return []  # no row of the bucket is indexed
+    postings, bounds = found
+    if sum(postings.values()) <= _PRUNE_MIN_POSTINGS:
+        return _score(cur, index, tokens, tsquery(tokens), where, params, limit)
+    rarest = sorted(postings, key=lambda t: (postings[t], t))
+    first: list[str] = []
+    for token in rarest:
+        first.append(token)
+        if sum(postings[t] for t in first) >= _FIRST_POSTINGS * limit:
+            break
+    best = _score(cur, index, tokens, tsquery(first), where, params, limit)
+    if len(best) < limit:  # too few visible rows to bound the others by
+        return best if len(first) == len(postings) else _score(cur, index, tokens, tsquery(tokens), where,
+                                                                 params, limit)
+    theta = best[-1].score
+    bound = 0.0
+    essential = set(postings)
+    for token in sorted(postings, key=lambda t: (bounds[t], t)):
+        bound += bounds[token] * tokens.count(token)
+        if bound > theta:
+            break
+        essential.discard(token)
+    if essential <= set(first):
+        return best  # every row that can be among the best holds one of the tokens scored first
+    return _score(cur, index, tokens, tsquery(sorted(essential)), where, params, limit)
+
+
+def _bounds(cur: Cursor, index: Index, tokens: list[str], bucket: str
+            ) -> tuple[dict[str, int], dict[str, float]] | None:
+    """Per distinct token: its rows in the bucket (df) and the most it can add to a row's score
+    (idf * (k1 + 1), with a margin far above float8 rounding); None when the bucket has no rows."""
+    distinct = list(dict.fromkeys(tokens))
+    cur.execute("SELECT s.docs, (SELECT array_agg(coalesce(d.df, 0) ORDER BY q.n) "
+                "FROM unnest(%s::text[]) WITH ORDINALITY AS q(term, n) "
+                "LEFT JOIN bm25_terms d ON d.idx = s.idx AND d.bucket = s.bucket AND d.term = q.term) "
+                "FROM bm25_totals s WHERE s.idx = %s AND s.bucket = %s", [distinct, index, bucket])
+    row = cur.fetchone()
+    if row is None:
+        return None
+    docs = int(row[0])
+    postings = {t: int(df) for t, df in zip(distinct, row[1], strict=True)}
+    bounds = {}
+    for token, df in postings.items():
+        x = math.log((docs - df + 0.5) / (df + 0.5)) if docs - df + 0.5 > 0 else 0.0
+        bounds[token] = (x if x > 0 else 1e-6) * (_K1_VALUE + 1.0) * (1.0 + 1e-9)
+    return postings, bounds
+
+
+def _score(cur: Cursor, index: Index, tokens: list[str], tsq: str, where: str, params: list[Any],
+           limit: int) -> list[Scored]:
+    """Every row of ``index`` matching ``tsq`` (and ``where``) scored for all of ``tokens``.
+
+    Each row keeps only its count of each query token (array_cat detoasts its arrays once per
+    row, OFFSET 0 keeps it so, not once per token); its score is one expression summing the
+    tokens' parts left to right in query order, the additions FTS5 makes in double (and
+    sum(float8) would make in that order)."""
     table = _TABLES[index]
+    counts = ", ".join(["coalesce(h.freqs[array_position(h.terms, %s::text)], 0)::float8"] * len(tokens))
+    parts = " + ".join(f"(st.idf[{n}] * ((h.tfs[{n}] * ({_K1} + 1.0::float8)) / (h.tfs[{n}] + {_K1} * "
+                       f"(1.0::float8 - {_B} + {_B} * h.len / st.avgdl))))" for n in range(1, len(tokens) + 1))
     cur.execute(
         f"""
-        WITH q AS (SELECT q.term, q.n FROM unnest(%s::text[]) WITH ORDINALITY AS q(term, n)),
-        hits AS MATERIALIZED (
-            -- array_cat detoasts each array once here, not once per query term below
-            SELECT x.ref, x.bucket, array_cat(x.terms, '{{}}') AS terms, array_cat(x.freqs, '{{}}') AS freqs, x.len
-            FROM {table} x JOIN memories m ON m.ref = x.ref
-            WHERE x.tsv @@ %s::tsquery AND {where}
+        WITH hits AS MATERIALIZED (
+            SELECT h.ref, h.bucket, h.len::float8 AS len, ARRAY[{counts}] AS tfs
+            FROM (SELECT x.ref, x.bucket, array_cat(x.terms, '{{}}') AS terms, array_cat(x.freqs, '{{}}') AS freqs,
+                         x.len
+                  FROM {table} x JOIN memories m ON m.ref = x.ref
+                  WHERE x.tsv @@ %s::tsquery AND {where} OFFSET 0) h
         ),
-        idf AS MATERIALIZED (
-            SELECT bucket, avgdl, n, term, CASE WHEN x <= 0 THEN 1e-6::float8 ELSE x END AS idf FROM (
-                SELECT s.bucket, s.tokens::float8 / s.docs::float8 AS avgdl, q.n, q.term,
-                       ln(((s.docs - coalesce(d.df, 0))::float8 + 0.5::float8)
-                          / (coalesce(d.df, 0)::float8 + 0.5::float8)) AS x
-                FROM (SELECT DISTINCT bucket FROM hits) b
-                JOIN bm25_totals s ON s.idx = %s AND s.bucket = b.bucket
-                CROSS JOIN q
-                LEFT JOIN bm25_terms d ON d.idx = %s AND d.bucket = s.bucket AND d.term = q.term) st
-        ),
-        tf AS MATERIALIZED (
-            SELECT h.ref, i.n, i.idf, i.avgdl, h.len::float8 AS len,
-                   coalesce(h.freqs[array_position(h.terms, i.term)], 0)::float8 AS tf
-            FROM hits h JOIN idf i ON i.bucket = h.bucket
+        st AS MATERIALIZED (
+            SELECT s.bucket, s.tokens::float8 / s.docs::float8 AS avgdl,
+                   (SELECT array_agg(CASE WHEN i.x <= 0 THEN 1e-6::float8 ELSE i.x END ORDER BY i.n) FROM (
+                        SELECT q.n, ln(((s.docs - coalesce(d.df, 0))::float8 + 0.5::float8)
+                                       / (coalesce(d.df, 0)::float8 + 0.5::float8)) AS x
+                        FROM unnest(%s::text[]) WITH ORDINALITY AS q(term, n)
+                        LEFT JOIN bm25_terms d ON d.idx = s.idx AND d.bucket = s.bucket AND d.term = q.term) i
+                   ) AS idf
+            FROM bm25_totals s WHERE s.idx = %s AND s.bucket IN (SELECT bucket FROM hits)
         )
-        SELECT ref, sum(idf * ((tf * ({_K1} + 1.0::float8))
-                               / (tf + {_K1} * (1.0::float8 - {_B} + {_B} * len / avgdl))) ORDER BY n) AS score
-        FROM tf
-        GROUP BY ref
-        ORDER BY score DESC, ref
+        SELECT h.ref, {parts} AS score
+        FROM hits h JOIN st ON st.bucket = h.bucket
+        ORDER BY score DESC, h.ref
         LIMIT %s
         """,
-        [tokens, tsq, *params, index, index, limit],
+        [*tokens, tsq, *params, tokens, index, limit],
     )
     return [Scored(int(r[0]), float(r[1])) for r in cur.fetchall()]
 

@@ -57,7 +57,8 @@ class PgSearchMethods:
     def _rank(cur: Cursor, index: Index, spec: ReadSpec, terms: Sequence[str], limit: int) -> ScoredList:
         tokens = pg_terms.query_tokens(terms)
         where, params = visibility_clause(spec)
-        return pg_bm25.rank(cur, index, tokens, pg_terms.tsquery(tokens), where, params, limit)
+        return pg_bm25.rank(cur, index, tokens, pg_terms.tsquery(tokens), where, params, limit,
+                            spec.scope.user_id)
 
     # ---- vectors ------------------------------------------------------------
 

@@ -32,6 +32,8 @@ WINDOW_TURNS = 3  # as vector_index.WINDOW_TURNS
 WINDOW_FANOUT = 3  # as sqlite_vectors.WINDOW_FANOUT: the index's turn candidates per window wanted
 EXACT_WINDOWS_MAX = 5_000  # scopes with more turns than this take their dense windows from the index (measured)
 ENV_EXACT_WINDOWS_MAX = "ENGRAM_PG_EXACT_WINDOWS_MAX"
+EXACT_TURNS_MAX = 2_000  # scopes with more embedded rows than this take their dense turns from the index
+ENV_EXACT_TURNS_MAX = "ENGRAM_PG_EXACT_TURNS_MAX"
 EF_SEARCH = 200  # HNSW candidate list: above the search's 100 candidates per list
 
 
@@ -65,6 +67,8 @@ def turns(cur: Cursor, spec: ReadSpec, query: Vector, model_id: str, limit: int)
         return []
     dim = int(query.shape[0])
     where, params = visibility_clause(spec)
+    if not _more_rows_than(cur, f"m.embed_model = %s AND {where}", [model_id, *params], exact_turns_max()):
+        return _exact_turns(cur, where, params, query, model_id, limit)
     cur.execute("SET LOCAL hnsw.iterative_scan = relaxed_order")
     cur.execute(f"SET LOCAL hnsw.ef_search = {max(EF_SEARCH, int(limit))}")
     # relaxed order inside (more rows found per index step), exact order outside
@@ -80,6 +84,41 @@ def turns(cur: Cursor, spec: ReadSpec, query: Vector, model_id: str, limit: int)
         SELECT ref, 1 - d FROM near ORDER BY d, ref
         """,
         [query, model_id, *params, query, limit],
+    )
+    return [Scored(int(r[0]), float(r[1])) for r in cur.fetchall()]
+
+
+def exact_turns_max() -> int:
+    """The cut-over in force for turns: ``$ENGRAM_PG_EXACT_TURNS_MAX`` if set (0: every scope
+    through the index), else EXACT_TURNS_MAX."""
+    raw = os.environ.get(ENV_EXACT_TURNS_MAX, "").strip()
+    return int(raw) if raw.isdigit() else EXACT_TURNS_MAX
+
+
+def _more_rows_than(cur: Cursor, rows: str, params: list[Any], cap: int) -> bool:
+    """Whether more than ``cap`` memories rows (``m``) match ``rows``; reads at most cap + 1."""
+    cur.execute(f"SELECT count(*) FROM (SELECT 1 FROM memories m WHERE {rows} LIMIT %s) s", [*params, cap + 1])
+    row = cur.fetchone()
+    return bool(row and int(row[0]) > cap)
+
+
+def _exact_turns(cur: Cursor, where: str, params: list[Any], query: Vector, model_id: str,
+                 limit: int) -> ScoredList:
+    """A small scope's turns in exact cosine order: its rows first (their scope index), then
+    their key-0 vectors by primary key. The distance is written without the index's cast, so
+    the planner cannot turn this into an index scan that filters a big table down to the scope
+    (pgvector's HNSW then walks most of the graph to find a small scope's rows)."""
+    dim = int(query.shape[0])
+    cur.execute(
+        f"""
+        WITH s AS MATERIALIZED (SELECT m.ref FROM memories m WHERE m.embed_model = %s AND {where})
+        SELECT v.ref, 1 - (v.embedding <=> %s::vector({dim})) AS score
+        FROM s JOIN vectors v ON v.ref = s.ref AND v.key_no = 0
+        WHERE {_vector_filter(cur, model_id, dim)}
+        ORDER BY v.embedding <=> %s::vector({dim}), v.ref
+        LIMIT %s
+        """,
+        [model_id, *params, query, query, limit],
     )
     return [Scored(int(r[0]), float(r[1])) for r in cur.fetchall()]
 
@@ -134,7 +173,7 @@ def windows(cur: Cursor, spec: ReadSpec, query: Vector, model_id: str, limit: in
                                                        include_archived=spec.include_archived))
     turns = _Turns(f"m.embed_model = %s AND m.kind = 'turn' AND m.session_id IS NOT NULL AND {base}",
                    [model_id, *base_params], _vector_filter(cur, model_id, dim), where, params)
-    if _more_turns_than(cur, turns, exact_windows_max()):
+    if _more_rows_than(cur, turns.rows, turns.params, exact_windows_max()):
         # a filtered read also asks the index for its own best turns: the scope's best may all
         # lie in windows the filters refuse
         narrow = base != where and (spec.filters is not None or bool(spec.kinds))
@@ -142,15 +181,6 @@ def windows(cur: Cursor, spec: ReadSpec, query: Vector, model_id: str, limit: in
     else:
         rows = _all_windows(cur, turns, query, limit)
     return member_scores((float(score), zip(members, oks, strict=True)) for members, oks, score in rows)
-
-
-def _more_turns_than(cur: Cursor, turns: _Turns, cap: int) -> bool:
-    """Whether the scope holds more than ``cap`` turns embedded by the model; reads at most
-    cap + 1 memories rows and no vector."""
-    cur.execute(f"SELECT count(*) FROM (SELECT 1 FROM memories m WHERE {turns.rows} LIMIT %s) s",
-                [*turns.params, cap + 1])
-    row = cur.fetchone()
-    return bool(row and int(row[0]) > cap)
 
 
 def _scored(dim: int) -> str:
