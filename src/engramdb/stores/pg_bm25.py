@@ -50,36 +50,56 @@ def _pruned(cur: Cursor, index: Index, tokens: list[str], where: str, params: li
     max-score bound of top-k retrieval): a token adds less than idf * (k1 + 1) to a row's score
     (its saturation tf / (tf + k1 * (...)) is below 1), so once ``limit`` rows score at least
     theta, a row holding only tokens whose bounds sum to at most theta scores below theta and
-    cannot be among the best. Theta comes from scoring the rows of the rarest tokens first;
-    then only the rows holding one of the other ("essential") tokens are scored. Scores are
-    computed by the one statement of ``_score``, so they are the same numbers, bit for bit."""
+    cannot be among the best. Theta comes from scoring the rows of the rarest tokens; while the
+    tokens it leaves "essential" (the others) hold many more rows than those scored, the next
+    rarest tokens are added (the rows scored at least doubling each time, which raises theta);
+    last, the rows holding an essential token are scored. Scores are computed by the one
+    statement of ``_score``, so they are the same numbers, bit for bit."""
     found = _bounds(cur, index, tokens, bucket)
     if found is None:
         return []  # no row of the bucket is indexed
     postings, bounds = found
     if sum(postings.values()) <= _PRUNE_MIN_POSTINGS:
         return _score(cur, index, tokens, tsquery(tokens), where, params, limit)
-    rarest = sorted(postings, key=lambda t: (postings[t], t))
-    first: list[str] = []
-    for token in rarest:
-        first.append(token)
-        if sum(postings[t] for t in first) >= _FIRST_POSTINGS * limit:
-            break
-    best = _score(cur, index, tokens, tsquery(first), where, params, limit)
-    if len(best) < limit:  # too few visible rows to bound the others by
-        return best if len(first) == len(postings) else _score(cur, index, tokens, tsquery(tokens), where,
-                                                                 params, limit)
-    theta = best[-1].score
-    bound = 0.0
-    essential = set(postings)
-    for token in sorted(postings, key=lambda t: (bounds[t], t)):
-        bound += bounds[token] * tokens.count(token)
-        if bound > theta:
+    rarest = sorted(postings, key=lambda t: (postings[t], t))  # also the order of the bounds, largest first
+    scored = _grown(rarest, postings, 0, _FIRST_POSTINGS * limit)
+    while True:
+        first = rarest[:scored]
+        best = _score(cur, index, tokens, tsquery(first), where, params, limit)
+        if scored == len(rarest):
+            return best
+        if len(best) < limit:  # too few visible rows to bound the others by: score more
+            scored = _grown(rarest, postings, scored, 2 * sum(postings[t] for t in first))
+            continue
+        needed = _essential(tokens, bounds, best[-1].score)
+        if needed <= set(first):
+            return best  # every row that can be among the best holds one of the tokens scored
+        last = max(rarest.index(t) for t in needed) + 1
+        scored = _grown(rarest, postings, scored, 2 * sum(postings[t] for t in first))
+        if scored >= last:
+            return _score(cur, index, tokens, tsquery(rarest[:last]), where, params, limit)
+
+
+def _grown(rarest: list[str], postings: dict[str, int], scored: int, wanted: int) -> int:
+    """How many of the rarest tokens to score: at least one more than ``scored``, and as many as
+    hold ``wanted`` rows (or all)."""
+    n = scored + 1
+    while n < len(rarest) and sum(postings[t] for t in rarest[:n]) < wanted:
+        n += 1
+    return min(n, len(rarest))
+
+
+def _essential(tokens: list[str], bounds: dict[str, float], theta: float) -> set[str]:
+    """The tokens a row must hold to score theta or more: all but the most that, together,
+    cannot add up to more than theta (a repeated query token counts once per repetition)."""
+    essential = set(bounds)
+    total = 0.0
+    for token in sorted(bounds, key=lambda t: (bounds[t], t)):
+        total += bounds[token] * tokens.count(token)
+        if total > theta:
             break
         essential.discard(token)
-    if essential <= set(first):
-        return best  # every row that can be among the best holds one of the tokens scored first
-    return _score(cur, index, tokens, tsquery(sorted(essential)), where, params, limit)
+    return essential
 
 
 def _bounds(cur: Cursor, index: Index, tokens: list[str], bucket: str
