@@ -152,3 +152,15 @@ def test_pruned_bm25_through_the_store(monkeypatch, store):
         full = s.text_search(spec, words, 10), s.window_search(spec, words, 10)
         monkeypatch.setattr(pg_bm25, "_PRUNE_MIN_POSTINGS", 0)
         assert (s.text_search(spec, words, 10), s.window_search(spec, words, 10)) == full
+
+
+def test_statements_are_planned_for_their_parameters(store):
+    """psycopg prepares a statement run five times; PostgreSQL's generic plan for it, made without
+    the user id, would read every user's full-text rows for a small user: the store's sessions
+    plan each execution for its own parameters."""
+    s, _ = store
+    for _ in range(8):  # past psycopg's prepare threshold, on whichever pooled connection
+        with s.conn.read() as cur:  # type: ignore[attr-defined]
+            cur.execute("SELECT current_setting('plan_cache_mode')")
+            row = cur.fetchone()
+            assert row is not None and row[0] == "force_custom_plan"
