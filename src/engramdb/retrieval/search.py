@@ -11,6 +11,7 @@ index, so adding a turn never re-indexes anything.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -18,7 +19,7 @@ from engramdb.core.bounds import check_utf8
 from engramdb.core.embedcheck import checked_vector
 from engramdb.core.errors import EmbedderError, ValidationError
 from engramdb.core.models import Hit, SearchResult
-from engramdb.core.ports import Embedder, Facets, ReadSpec, Scored, Store, Vector
+from engramdb.core.ports import Embedder, Facets, ReadSpec, Scored, ScoredList, Store, Vector
 from engramdb.retrieval.budget import assemble, line_tokens, pack
 from engramdb.retrieval.expand import Scores, neighbours, role_focus, session_boost, speaker_focus, without_names
 from engramdb.retrieval.fusion import normalised_sum, rrf
@@ -87,13 +88,18 @@ def search(
         # only pulls towards all of that person's turns (the speaker focus handles persons)
         known = store.facets([s.ref for s in keyword])
         dense_query = without_names(query, {f.speaker for f in known.values() if f.speaker})
+    # the keyword windows run beside the query's embedding and the dense lists (on 2 cores,
+    # most of each side runs outside the GIL: SQLite, BLAS, the ANN walk, numpy gathers)
+    windows = _POOL.submit(store.window_search, spec, terms, limit) if params.window_weight > 0 else None
     vector, failure = _query_vector(embedder, dense_query)
     model = embedder.model_id
     lists = {"bm25": keyword, "dense": [] if vector is None else store.vector_search(spec, vector, model, limit)}
-    if params.window_weight > 0:
-        lists["window"] = store.window_search(spec, terms, limit)
-    if params.dense_window_weight > 0 and vector is not None:
-        lists["dense_window"] = store.window_vector_search(spec, vector, model, limit)
+    near = store.window_vector_search(spec, vector, model, limit) \
+        if params.dense_window_weight > 0 and vector is not None else None
+    if windows is not None:
+        lists["window"] = windows.result()
+    if near is not None:
+        lists["dense_window"] = near
     window = parse_window(query, now or spec.as_of or datetime.now(UTC)) if params.time_weight > 0 else None
     inside = window_spec(spec, window) if window is not None and params.time_candidates > 0 else None
     if inside is not None:
@@ -106,7 +112,7 @@ def search(
         # sentence keys re-score the candidates found so far (scanning every key of the scope
         # found nothing more on LoCoMo, for 2-3x the vectors in memory)
         found = sorted({item.ref for ranked in lists.values() for item in ranked})
-        lists["sentence"] = store.key_search(spec, found, vector, model)[:limit]
+        lists["sentence"] = _keys(store, spec, found, vector, model)[:limit]
     fused = _rank(store, spec, query, window, lists, params, known, vector, model)
     if k is not None:
         fused = fused[:k]
@@ -121,6 +127,21 @@ def search(
     else:
         warnings = _model_warnings(store, spec, model) if not lists["dense"] else ()
     return SearchResult(query, tuple(hits), context, tokens, tuple(ordered), budget_tokens, warnings)
+
+
+_POOL = ThreadPoolExecutor(max_workers=4, thread_name_prefix="engram-search")
+_SPLIT_KEYS = 64  # candidates past which their sentence keys are read in two halves side by side
+
+
+def _keys(store: Store, spec: ReadSpec, refs: list[int], vector: Vector, model: str) -> ScoredList:
+    """store.key_search, the reading of many candidates' vectors split over two threads (each
+    candidate is scored alone, so the halves merge into the same list)."""
+    if len(refs) <= _SPLIT_KEYS:
+        return store.key_search(spec, refs, vector, model)
+    half = len(refs) // 2
+    other = _POOL.submit(store.key_search, spec, refs[half:], vector, model)
+    mine = store.key_search(spec, refs[:half], vector, model)
+    return sorted([*mine, *other.result()], key=lambda s: (-s.score, s.ref))
 
 
 def _query_vector(embedder: Embedder, text: str) -> tuple[Vector | None, EmbedderError | None]:
