@@ -94,6 +94,7 @@ def run_one(spec: RunSpec, target: Target, corpus: Corpus, documents: Embedder, 
         mem = Memory(None, store=store, embedder=vectors, facts=False, llm=False, close_timeout=0,
                      worker=WorkerOptions(threads=0))
         out["index"] = _first_search(mem, texts, who, tier)
+        out["index"]["keywords"] = _keyword_tier(store)
         if target.rebuild is not None:
             out["index"]["rebuild"] = target.rebuild()
         indexed = bool(tier is not None and tier.loaded())
@@ -189,6 +190,18 @@ def _first_search(mem: Memory, texts: list[str], who: list[str], tier: Any | Non
                       "build_s": round(time.perf_counter() - t0, 3) if tier.loaded() else None,
                       "build_includes": "the first search (reading the scope's vectors) and the graph build"}
     return out
+
+
+def _keyword_tier(store: Store) -> dict[str, Any] | None:
+    """The SQLite keyword tier (stores/keyword_tier.py): the wait for the in-memory BM25 index
+    the first search of a big scope started (searches use FTS5 until it is done), its size."""
+    tier = getattr(store, "keywords", None)
+    if tier is None or tier.min_rows is None:
+        return None
+    t0 = time.perf_counter()
+    tier.wait()
+    return {"min_rows": tier.min_rows, "scopes_indexed": tier.loaded(), "wait_s": round(time.perf_counter() - t0, 3),
+            "bytes": tier.held_bytes(), "failures": list(tier.failures)}
 
 
 def _warm(mem: Memory, texts: list[str], who: list[str], tick: Tick) -> None:
