@@ -112,11 +112,13 @@ def _print(result: dict[str, Any], console: Console) -> None:
     for row in result.get("store", []):
         st = Table(title=f"Store search: {row['layout']} ({row['questions']} questions, 1,000-token budget; "
                          f"dense recall@10 of the ANN vs exact: {row['dense_recall_at_10']})")
-        for col in ("mode", "p50 ms min/med", "p95 ms min/med", "indexes", "warm s"):
+        for col in ("mode", "p50 ms min/med", "p95 ms min/med", "CPU p50 / p95 ms (med)", "indexes", "warm s"):
             st.add_column(col, justify="left" if col == "mode" else "right")
         for m in row["modes"]:
             st.add_row(m["mode"], f"{m['p50_ms']['min']} / {m['p50_ms']['median']}",
-                       f"{m['p95_ms']['min']} / {m['p95_ms']['median']}", str(m["indexes"]), str(m["warm_s"]))
+                       f"{m['p95_ms']['min']} / {m['p95_ms']['median']}",
+                       f"{m['cpu_p50_ms']['median']} / {m['cpu_p95_ms']['median']}", str(m["indexes"]),
+                       str(m["warm_s"]))
         console.print(st)
 
 

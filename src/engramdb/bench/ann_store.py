@@ -32,11 +32,14 @@ from engramdb.engine.memory import Memory
 from engramdb.formats.base import load_json
 from engramdb.stores import sqlite_keyword
 from engramdb.stores.ann_index import ENV_ANN_MIN
+from engramdb.stores.keyword_tier import ENV_MIN_ROWS
 from engramdb.stores.sqlite import SQLiteStore
 
 BUDGET = 1000
-# mode: (the ANN threshold variable: "0" off, "" the default; the scope-first keyword plan)
-MODES = {"before": ("0", False), "exact+plan": ("0", True), "ann+plan": ("", True)}
+# mode: (the ANN threshold variable: "0" off, "" the default; the scope-first keyword plan; the
+# keyword tier's threshold variable: "0" off, "" the default)
+MODES = {"before": ("0", False, "0"), "exact+plan": ("0", True, "0"), "ann+plan": ("", True, "0"),
+         "ann+plan+tier": ("", True, "")}
 
 
 @contextmanager
@@ -88,29 +91,34 @@ def time_mode(path: Path, texts: list[str], who: list[str], model: Embedder, mod
               passes: int) -> dict[str, Any]:
     if mode not in MODES:
         raise ValueError(f"unknown mode {mode!r}: one of {', '.join(MODES)}")
-    ann, plan = MODES[mode]
+    ann, plan, tier = MODES[mode]
     sqlite_keyword.SCOPE_FIRST = plan
-    with _env({ENV_ANN_MIN: ann}), Memory(path, embedder=model) as mem:
+    with _env({ENV_ANN_MIN: ann, ENV_MIN_ROWS: tier}), Memory(path, embedder=model) as mem:
         store = mem.store
         assert isinstance(store, SQLiteStore)
         t0 = time.perf_counter()
         for user in dict.fromkeys(who):
             mem.search(texts[0], user_id=user, budget_tokens=BUDGET)  # loads the scope (and its graph)
         store.ann.wait()
+        store.keywords.wait()  # the keyword tier's index, which the same searches started
         warm_s = time.perf_counter() - t0
         for text, user in zip(texts, who, strict=True):  # untimed: every query vector made, caches warm
             mem.search(text, user_id=user, budget_tokens=BUDGET)
         runs = []
         for _ in range(passes):
-            lat = []
+            lat, cpu = [], []
             for text, user in zip(texts, who, strict=True):
-                t1 = time.perf_counter()
+                t1, c1 = time.perf_counter(), time.thread_time()
                 mem.search(text, user_id=user, budget_tokens=BUDGET)
                 lat.append((time.perf_counter() - t1) * 1000)
-            runs.append(percentiles(lat))
+                cpu.append((time.thread_time() - c1) * 1000)
+            on_cpu = percentiles(cpu)
+            runs.append({**percentiles(lat), "cpu_p50_ms": on_cpu["p50_ms"], "cpu_p95_ms": on_cpu["p95_ms"]})
         return {"mode": mode, "warm_s": round(warm_s, 2), "indexes": store.ann.loaded(), "passes": runs,
                 "p50_ms": _spread([r["p50_ms"] for r in runs]), "p95_ms": _spread([r["p95_ms"] for r in runs]),
-                "scope_first_keyword_plan": plan}
+                "cpu_p50_ms": _spread([r["cpu_p50_ms"] for r in runs]),
+                "cpu_p95_ms": _spread([r["cpu_p95_ms"] for r in runs]),
+                "scope_first_keyword_plan": plan, "keyword_tier": store.keywords.loaded()}
 
 
 def dense_recall(path: Path, texts: list[str], who: list[str], model: Embedder) -> float | None:

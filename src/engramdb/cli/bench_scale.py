@@ -89,9 +89,9 @@ def scale(stores: str, sizes: str, layouts: str, lme_users: int, queries: int, p
               help="Also whole searches through the store, e.g. one:100000,many:100000,lme:100 (files kept in "
                    "--work).")
 @click.option("--passes", type=click.IntRange(1), default=3, show_default=True, help="Timed passes per mode.")
-@click.option("--modes", default="before,exact+plan,ann+plan", show_default=True,
+@click.option("--modes", default="before,exact+plan,ann+plan,ann+plan+tier", show_default=True,
               help="before: exact scan, global keyword plan; exact+plan: the scope-first keyword plan; ann+plan: "
-                   "with the ANN tier too.")
+                   "with the ANN tier too; ann+plan+tier: and the keyword tier of big scopes.")
 @click.option("--work", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Where the --layouts files are made and kept (default: OUT/ann-work).")
 @click.option("--embedder", envvar="ENGRAM_EMBEDDER", default=None)
