@@ -31,8 +31,13 @@ MIGRATE_LOCK = 0x656E6D69  # key of migrations ("enmi"), so concurrent openers d
 # Every statement is planned for its own parameters: psycopg prepares a statement run five times,
 # and PostgreSQL's generic plan for it (made without the user id) reads the full-text index of
 # every user for a user of 500 turns (100-375 ms instead of 10-30 in a database of 100 such
-# users), or walks the HNSW graph for a small scope; planning costs a millisecond or two.
-_OPTIONS = "-c plan_cache_mode=force_custom_plan"
+# users), or walks the HNSW graph for a small scope; planning costs a millisecond or two. Set
+# per session, not through the connection's ``options`` (those of the URL name a tenant's schema).
+def _configure(conn: psycopg.Connection[tuple[Any, ...]]) -> None:
+    register_vector(conn)
+    conn.execute("SET plan_cache_mode = force_custom_plan")
+
+
 _MIGRATIONS_TABLE = """CREATE TABLE IF NOT EXISTS engram_migrations (
     version integer PRIMARY KEY, name text NOT NULL, applied_at double precision NOT NULL)"""
 
@@ -120,8 +125,7 @@ class Connection:
         # writers of one store (one schema: one tenant) serialise; other tenants' writers do not wait
         self._write_key = _schema_key(url)
         self.pool: ConnectionPool[psycopg.Connection[tuple[Any, ...]]] = ConnectionPool(
-            url, min_size=1, max_size=pool_size, kwargs={"autocommit": True, "options": _OPTIONS},
-            configure=register_vector,
+            url, min_size=1, max_size=pool_size, kwargs={"autocommit": True}, configure=_configure,
             open=True, name="engramdb", num_workers=1)
         self._local = threading.local()
 
