@@ -1,7 +1,7 @@
 """The keyword tier of the SQLite store: big scopes are ranked by an in-memory BM25 index.
 
 FTS5 stays the truth and the default. A scope that holds ``min_rows`` full-text rows or more
-(where the FTS5 plan's two keyword lists cross ~10 ms on 2 cores: ``engram bench scale``) gets
+(5,000: where the FTS5 plan's two keyword lists already took 6-11 ms on 2 cores) gets
 a keyword_index.KeywordIndex, built in a background thread from the scope's rows (about 10 s
 per 100k long turns) while its searches stay on FTS5. Then:
 
@@ -16,7 +16,7 @@ per 100k long turns) while its searches stay on FTS5. Then:
 - **Any other change** (``meta.mutation_seq``: update, supersede, delete, restore, a derived
   write) drops the scope's index at once, so no deleted or replaced text ranks anything; a
   rebuild starts and reads use FTS5 until it is done. Nothing is written to disk.
-- At most ``MAX_INDEXES`` scopes are held (least recently used first out).
+- Indexes are held up to ``MAX_BYTES`` (least recently used first out; ~0.55 kB a long turn).
 """
 
 from __future__ import annotations
@@ -40,9 +40,11 @@ from engramdb.stores.keyword_index import FacetRow, KeywordIndex, State, best, b
 from engramdb.stores.sqlite_sql import scope_clause, ts
 from engramdb.stores.time_filter import in_memory, time_mask
 
-KEYWORD_MIN_ROWS = 20_000  # see the module docstring; BENCHMARKS.md "Scale"
+# the FTS5 plan's two keyword lists took 6-11 ms at 5-10k long turns in one scope, the tier's
+# 1-3 ms, with the same answers (BENCHMARKS.md "The keyword tier")
+KEYWORD_MIN_ROWS = 5_000
 ENV_MIN_ROWS = "ENGRAM_KEYWORD_MIN_ROWS"  # another threshold; 0 turns the tier off
-MAX_INDEXES = 4
+MAX_BYTES = 256_000_000
 EXTEND_MAX = 2_000  # appended rows folded in by a read; more: a rebuild
 REBUILD_SHARE = 0.05
 _TEXT = "coalesce(m.speaker || ': ', '') || m.content"  # the indexed text (sql/sqlite/0001_init.sql)
@@ -222,7 +224,7 @@ class KeywordTier:
                 return
             self._indexes[key] = index
             self._indexes.move_to_end(key)
-            while len(self._indexes) > MAX_INDEXES:
+            while len(self._indexes) > 1 and sum(i.bytes() for i in self._indexes.values()) > MAX_BYTES:
                 self._indexes.popitem(last=False)
 
     # ---- tests and benchmarks ----------------------------------------------------------
