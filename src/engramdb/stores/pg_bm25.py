@@ -164,9 +164,16 @@ def _score(cur: Cursor, index: Index, tokens: list[str], tsq: str, where: str, p
     return [Scored(int(r[0]), float(r[1])) for r in cur.fetchall()]
 
 
-def window_members(cur: Cursor, refs: list[int]) -> dict[int, tuple[int, ...]]:
-    """The member refs of the windows keyed by ``refs``."""
+def window_members(cur: Cursor, refs: list[int], where: str, params: list[Any]
+                   ) -> dict[int, tuple[tuple[int, bool], ...]]:
+    """The member refs of the windows keyed by ``refs``, each with whether its memories row
+    passes ``where`` (one statement)."""
     if not refs:
         return {}
-    cur.execute("SELECT ref, members FROM memory_windows WHERE ref = ANY(%s)", (refs,))
-    return {int(r[0]): tuple(int(m) for m in r[1]) for r in cur.fetchall()}
+    cur.execute(f"SELECT w.ref, w.members, ARRAY(SELECT m.ref FROM memories m WHERE m.ref = ANY(w.members) "
+                f"AND {where}) FROM memory_windows w WHERE w.ref = ANY(%s)", [*params, refs])
+    out = {}
+    for ref, members, visible in cur.fetchall():
+        shown = {int(r) for r in visible}
+        out[int(ref)] = tuple((int(m), int(m) in shown) for m in members)
+    return out

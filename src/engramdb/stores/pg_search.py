@@ -38,7 +38,7 @@ class PgSearchMethods:
     def text_search(self, spec: ReadSpec, terms: Sequence[str], limit: int) -> ScoredList:
         if not terms or limit <= 0:
             return []
-        with self.conn.read(snapshot=False) as cur:
+        with self.conn.read() as cur:  # one snapshot: a ranking's bound and its rows agree
             return self._rank(cur, "t", spec, terms, limit)
 
     def window_search(self, spec: ReadSpec, terms: Sequence[str], limit: int) -> ScoredList:
@@ -47,11 +47,8 @@ class PgSearchMethods:
         where, params = visibility_clause(spec)
         with self.conn.read() as cur:
             windows = self._rank(cur, "w", spec, terms, limit)
-            members = pg_bm25.window_members(cur, [w.ref for w in windows])
-            cur.execute(f"SELECT m.ref FROM memories m WHERE m.ref = ANY(%s) AND {where}",
-                        [sorted({r for refs in members.values() for r in refs}), *params])
-            visible = {int(r[0]) for r in cur.fetchall()}
-        return member_scores((w.score, ((r, r in visible) for r in members.get(w.ref, ()))) for w in windows)
+            members = pg_bm25.window_members(cur, [w.ref for w in windows], where, params)
+        return member_scores((w.score, members.get(w.ref, ())) for w in windows)
 
     @staticmethod
     def _rank(cur: Cursor, index: Index, spec: ReadSpec, terms: Sequence[str], limit: int) -> ScoredList:
