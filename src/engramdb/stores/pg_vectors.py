@@ -283,6 +283,7 @@ def for_hashes(cur: Cursor, index_hashes: Sequence[str], model_id: str, dim: int
         "  AND EXISTS (SELECT 1 FROM vectors x WHERE x.ref = m.ref) ORDER BY m.index_hash, m.ref) "
         "SELECT p.index_hash, v.embedding FROM pick p JOIN vectors v ON v.ref = p.ref ORDER BY p.index_hash, v.key_no",
         (list(dict.fromkeys(index_hashes)), model_id, version),
+        binary=True,  # vectors as float4 bytes, not text that the client parses number by number
     )
     found: dict[str, list[Vector]] = {}
     for index_hash, value in cur.fetchall():
