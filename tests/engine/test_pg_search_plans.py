@@ -117,9 +117,13 @@ QUERIES = [
 
 @pytest.mark.parametrize("read", ["plain", "filters", "kinds", "as_of", "valid_at"])
 @pytest.mark.parametrize("index", ["t", "w"])
-def test_pruned_bm25_is_the_full_ranking(monkeypatch, store, read, index):
+@pytest.mark.parametrize("find", [0, 10**9], ids=["score-essential", "find-above-theta"])
+def test_pruned_bm25_is_the_full_ranking(monkeypatch, store, read, index, find):
+    """The last round scores the essential words' rows, or first finds the rows whose words'
+    bounds exceed theta (``_FIND_PER_SCORE``): both give the full ranking."""
     s, between = store
     monkeypatch.setattr(pg_bm25, "_PRUNE_MIN_POSTINGS", 0)  # prune even these few rows
+    monkeypatch.setattr(pg_bm25, "_FIND_PER_SCORE", find)
     spec = reads(between)[read]
     where, params = visibility_clause(spec)
     scored: list[str] = []

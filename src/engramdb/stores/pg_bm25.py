@@ -28,6 +28,10 @@ _K1 = "1.2::float8"
 _B = "0.75::float8"
 _K1_VALUE = 1.2
 _PRUNE_MIN_POSTINGS = 2_000  # fewer postings than this in all: score them all (one statement, no bound to find)
+# finding a row from the full-text index (its ref only) costs about a sixth of scoring it (100k
+# scope, LoCoMo questions): the essential words' rows are scored directly when the other words
+# hold more than five times as many rows as they do
+_FIND_PER_SCORE = 6
 _FIRST_POSTINGS = 2  # the rarest tokens scored first hold this many postings per row wanted
 
 
@@ -77,7 +81,24 @@ def _pruned(cur: Cursor, index: Index, tokens: list[str], where: str, params: li
         last = max(rarest.index(t) for t in needed) + 1
         scored = _grown(rarest, postings, scored, 2 * sum(postings[t] for t in first))
         if scored >= last:
-            return _score(cur, index, tokens, tsquery(rarest[:last]), where, params, limit)
+            if sum(postings.values()) > _FIND_PER_SCORE * sum(postings[t] for t in rarest[:last]):
+                return _score(cur, index, tokens, tsquery(rarest[:last]), where, params, limit)
+            rows = _above(cur, index, tokens, bounds, bucket, best[-1].score)
+            return _score(cur, index, tokens, rows, where, params, limit)
+
+
+def _above(cur: Cursor, index: Index, tokens: list[str], bounds: dict[str, float], bucket: str,
+           theta: float) -> list[int]:
+    """The bucket's rows whose query tokens' bounds sum to more than theta: the only rows that
+    can score theta or more. Found from the full-text index, one token at a time, reading each
+    row's ref but none of its arrays (scoring a row costs far more than finding it)."""
+    distinct = list(bounds)
+    cur.execute(
+        f"SELECT p.ref FROM unnest(%s::tsquery[], %s::float8[]) AS b(q, bound) "
+        f"CROSS JOIN LATERAL (SELECT x.ref FROM {_TABLES[index]} x WHERE x.tsv @@ b.q AND x.bucket = %s) p "
+        f"GROUP BY p.ref HAVING sum(b.bound) > %s",
+        [[tsquery([t]) for t in distinct], [bounds[t] * tokens.count(t) for t in distinct], bucket, theta])
+    return [int(r[0]) for r in cur.fetchall()]
 
 
 def _grown(rarest: list[str], postings: dict[str, int], scored: int, wanted: int) -> int:
@@ -123,15 +144,17 @@ def _bounds(cur: Cursor, index: Index, tokens: list[str], bucket: str
     return postings, bounds
 
 
-def _score(cur: Cursor, index: Index, tokens: list[str], tsq: str, where: str, params: list[Any],
+def _score(cur: Cursor, index: Index, tokens: list[str], tsq: str | list[int], where: str, params: list[Any],
            limit: int) -> list[Scored]:
-    """Every row of ``index`` matching ``tsq`` (and ``where``) scored for all of ``tokens``.
+    """Every row of ``index`` matching ``tsq`` (a tsquery, or the rows' refs) and ``where``, scored for
+    all of ``tokens``.
 
     Each row keeps only its count of each query token (array_cat detoasts its arrays once per
     row, OFFSET 0 keeps it so, not once per token); its score is one expression summing the
     tokens' parts left to right in query order, the additions FTS5 makes in double (and
     sum(float8) would make in that order)."""
     table = _TABLES[index]
+    match = "x.tsv @@ %s::tsquery" if isinstance(tsq, str) else "x.ref = ANY(%s::bigint[])"
     counts = ", ".join(["coalesce(h.freqs[array_position(h.terms, %s::text)], 0)::float8"] * len(tokens))
     parts = " + ".join(f"(st.idf[{n}] * ((h.tfs[{n}] * ({_K1} + 1.0::float8)) / (h.tfs[{n}] + {_K1} * "
                        f"(1.0::float8 - {_B} + {_B} * h.len / st.avgdl))))" for n in range(1, len(tokens) + 1))
@@ -142,7 +165,7 @@ def _score(cur: Cursor, index: Index, tokens: list[str], tsq: str, where: str, p
             FROM (SELECT x.ref, x.bucket, array_cat(x.terms, '{{}}') AS terms, array_cat(x.freqs, '{{}}') AS freqs,
                          x.len
                   FROM {table} x JOIN memories m ON m.ref = x.ref
-                  WHERE x.tsv @@ %s::tsquery AND {where} OFFSET 0) h
+                  WHERE {match} AND {where} OFFSET 0) h
         ),
         st AS MATERIALIZED (
             SELECT s.bucket, s.tokens::float8 / s.docs::float8 AS avgdl,
