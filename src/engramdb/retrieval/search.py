@@ -19,7 +19,7 @@ from engramdb.core.bounds import check_utf8
 from engramdb.core.embedcheck import checked_vector
 from engramdb.core.errors import EmbedderError, ValidationError
 from engramdb.core.models import Hit, SearchResult
-from engramdb.core.ports import Embedder, Facets, ReadSpec, Scored, ScoredList, Store, Vector
+from engramdb.core.ports import Embedder, Facets, ReadSpec, Scored, Store, Vector
 from engramdb.retrieval.budget import assemble, line_tokens, pack
 from engramdb.retrieval.expand import Scores, neighbours, role_focus, session_boost, speaker_focus, without_names
 from engramdb.retrieval.fusion import normalised_sum, rrf
@@ -112,7 +112,7 @@ def search(
         # sentence keys re-score the candidates found so far (scanning every key of the scope
         # found nothing more on LoCoMo, for 2-3x the vectors in memory)
         found = sorted({item.ref for ranked in lists.values() for item in ranked})
-        lists["sentence"] = _keys(store, spec, found, vector, model)[:limit]
+        lists["sentence"] = store.key_search(spec, found, vector, model)[:limit]
     fused = _rank(store, spec, query, window, lists, params, known, vector, model)
     if k is not None:
         fused = fused[:k]
@@ -130,18 +130,6 @@ def search(
 
 
 _POOL = ThreadPoolExecutor(max_workers=4, thread_name_prefix="engram-search")
-_SPLIT_KEYS = 64  # candidates past which their sentence keys are read in two halves side by side
-
-
-def _keys(store: Store, spec: ReadSpec, refs: list[int], vector: Vector, model: str) -> ScoredList:
-    """store.key_search, the reading of many candidates' vectors split over two threads (each
-    candidate is scored alone, so the halves merge into the same list)."""
-    if len(refs) <= _SPLIT_KEYS:
-        return store.key_search(spec, refs, vector, model)
-    half = len(refs) // 2
-    other = _POOL.submit(store.key_search, spec, refs[half:], vector, model)
-    mine = store.key_search(spec, refs[:half], vector, model)
-    return sorted([*mine, *other.result()], key=lambda s: (-s.score, s.ref))
 
 
 def _query_vector(embedder: Embedder, text: str) -> tuple[Vector | None, EmbedderError | None]:

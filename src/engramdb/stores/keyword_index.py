@@ -27,6 +27,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -143,6 +144,15 @@ class KeywordIndex:
         at = np.minimum(np.searchsorted(self.rowids, refs), self.rows - 1)
         return np.where(self.rowids[at] == refs, at, -1).astype(np.int64)
 
+    # the scope's average lengths (the index is immutable: summed once, not per query)
+    @cached_property
+    def _avgdl(self) -> float:
+        return float(self.lengths.sum()) / float(self.rows)
+
+    @cached_property
+    def _window_avgdl(self) -> float:
+        return float(self.win_lengths.sum()) / float(len(self.win_keys))
+
     # ---- ranking ----------------------------------------------------------------
 
     def turn_scores(self, tokens: Sequence[str]) -> Floats:
@@ -151,7 +161,7 @@ class KeywordIndex:
         scores = np.zeros(n, np.float64)
         if not n:
             return scores
-        avgdl = float(self.lengths.sum()) / float(n)
+        avgdl = self._avgdl
         for token in tokens:
             docs, counts = self.terms.get(token)
             if len(docs):
@@ -164,7 +174,7 @@ class KeywordIndex:
         scores = np.zeros(n, np.float64)
         if not n:
             return scores
-        avgdl = float(self.win_lengths.sum()) / float(n)
+        avgdl = self._window_avgdl
         for token in tokens:
             docs, counts = self.terms.get(token)
             if not len(docs):
